@@ -1,0 +1,87 @@
+"""The data every stage passes on: locations, findings, fixes, read problems."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 2, "warning": 1, "info": 0}[self.value]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A span in a file. `path` is absolute; line and column are 1-based."""
+
+    path: Path
+    line: int = 1
+    column: int = 1
+    end_line: int | None = None
+    end_column: int | None = None
+    note: str = ""  # for related locations: what stands there ("label list", "checkpoint config")
+
+    def with_note(self, note: str) -> "Location":
+        return Location(self.path, self.line, self.column, self.end_line, self.end_column, note)
+
+    @property
+    def end(self) -> tuple[int, int]:
+        return (self.end_line or self.line, self.end_column or self.column)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text between two 1-based (line, column) positions of `path`."""
+
+    path: Path
+    start: tuple[int, int]
+    end: tuple[int, int]
+    content: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """How to fix a finding. `edits` may be empty: then it is a hint only."""
+
+    message: str
+    applicability: str = "display-only"  # "safe" | "unsafe" | "display-only"
+    edits: tuple[Edit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    location: Location
+    fix: Fix | None = None
+    related: tuple[Location, ...] = ()
+
+    def sort_key(self):
+        loc = self.location
+        return (str(loc.path), loc.line, loc.column, self.code, self.message)
+
+
+@dataclass(frozen=True)
+class ReadProblem:
+    """A file that could not be read or understood; becomes a CKL001 finding."""
+
+    path: Path
+    reason: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass
+class RunStats:
+    files_seen: int = 0
+    files_parsed: int = 0
+    extra: dict = field(default_factory=dict)

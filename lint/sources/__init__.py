@@ -1,0 +1,1 @@
+"""Readers: one per file kind, each turning a file into facts with positions."""

@@ -1,0 +1,69 @@
+"""Python reader: libcst parsing with lazy 1-based positions, and the cheap text pre-filter."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..diagnostics import Location
+
+# A file is parsed eagerly only when its text can matter: a model load, or a value that feeds one.
+PREFILTER = re.compile(
+    rb"from_pretrained|num_labels|id2label|load_state_dict|resize_token_embeddings|PeftModel|hydra"
+)
+
+
+def can_matter(data: bytes) -> bool:
+    return PREFILTER.search(data) is not None
+
+
+class PySyntaxError(Exception):
+    def __init__(self, reason: str, line: int | None, column: int | None):
+        super().__init__(reason)
+        self.reason, self.line, self.column = reason, line, column
+
+
+@dataclass
+class PyFile:
+    path: Path
+    text: str
+    module: object  # libcst.Module
+    _positions: object = field(default=None, repr=False)
+
+    def _position_map(self):
+        if self._positions is None:
+            from libcst.metadata import MetadataWrapper, PositionProvider
+
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        return self._positions
+
+    def loc(self, node, note: str = "") -> Location:
+        rng = self._position_map().get(node)
+        if rng is None:
+            return Location(self.path, 1, 1, note=note)
+        return Location(
+            self.path, rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1, note
+        )
+
+    def code(self, node, limit: int = 80) -> str:
+        text = " ".join(self.module.code_for_node(node).split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_python(path: Path, text: str) -> PyFile:
+    import libcst
+
+    try:
+        module = libcst.parse_module(text)
+    except libcst.ParserSyntaxError as exc:
+        line, col = exc.raw_line, exc.raw_column + 1
+        hint = ""
+        if re.search(r"^\s*(print\s+[^(\s=]|exec\s+[\"'])", text, re.M) or "ur\"" in text:
+            hint = " (Python 2 syntax?)"
+        message = str(exc.message) if hasattr(exc, "message") else str(exc).splitlines()[0]
+        raise PySyntaxError(f"invalid Python syntax{hint}: {message}", line, col) from None
+    except (RecursionError, MemoryError):
+        raise PySyntaxError("Python file too deeply nested to parse", None, None) from None
+    return PyFile(path, text, module)
