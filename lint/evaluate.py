@@ -1,0 +1,1572 @@
+"""The static evaluator: runs a Python file's statements abstractly, without executing anything.
+
+It follows assignments, calls into the project's own functions and classes (a few levels deep),
+loops over known lists, argparse/HfArgumentParser defaults overridden by launch-script flags,
+Hydra/OmegaConf configs and yaml/json files, and records every transformers load it reaches as a
+`LoadEvent`. Anything it cannot know is `UNKNOWN`; a branch it cannot decide runs both ways and
+keeps only what both agree on.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import libcst as cst
+
+from .diagnostics import Location
+from .values import (
+    UNKNOWN,
+    UNKNOWN_DATA,
+    ArgNamespace,
+    ArgParser,
+    ArgSpec,
+    BoundMethod,
+    Builtin,
+    ClassRef,
+    ExternalRef,
+    FileHandle,
+    FuncRef,
+    HFConfig,
+    HFObject,
+    Instance,
+    ModuleRef,
+    Positioned,
+    Val,
+    fork_value,
+    is_plain,
+    known,
+    merge_origins,
+    same,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .project import Project, Scenario
+    from .sources.python import PyFile
+
+MAX_DEPTH = 6  # nested project calls followed
+MAX_LOOP = 2000  # iterations unrolled per loop
+MAX_STEPS = 200_000  # statements per entry run (guards pathological files)
+
+
+class _Return(Exception):
+    def __init__(self, value: Val):
+        self.value = value
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+class _Dead(Exception):
+    """The path raised: whatever follows on it never runs."""
+
+
+class _Budget(Exception):
+    pass
+
+
+class Scope:
+    def __init__(self, parent: "Scope | None" = None, file: "PyFile | None" = None):
+        self.vars: dict[str, Val] = {}
+        self.parent = parent
+        self.file = file
+        self.globals_: set[str] = set()
+
+    def lookup(self, name: str) -> Val | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.vars:
+                return scope.vars[name]
+            scope = scope.parent
+        return None
+
+    def set(self, name: str, val: Val) -> None:
+        if name in self.globals_ and self.parent is not None:
+            root = self
+            while root.parent is not None and root.parent.parent is not None:
+                root = root.parent
+            (root.parent or root).vars[name] = val
+            return
+        self.vars[name] = val
+
+    def fork(self) -> "Scope":
+        copy = Scope(self.parent, self.file)
+        copy.vars = {k: fork_value(v) for k, v in self.vars.items()}
+        copy.globals_ = set(self.globals_)
+        return copy
+
+    def join(self, *others: "Scope") -> None:
+        """Keep in self only what every branch agrees on."""
+        names = set(self.vars)
+        for other in others:
+            names |= set(other.vars)
+        for name in names:
+            vals = [s.vars.get(name) for s in (self, *others)]
+            first = vals[0]
+            if first is not None and all(v is not None and same(first, v) for v in vals[1:]):
+                continue
+            present = [v for v in vals if v is not None]
+            if len(present) == len(vals) and all(isinstance(v.v, (FuncRef, ClassRef, ModuleRef, ExternalRef)) and v.v is present[0].v for v in present):
+                continue
+            self.vars[name] = _joined(present)
+
+
+def _joined(vals: list[Val]) -> Val:
+    objs = [v for v in vals if isinstance(v.v, (HFObject, HFConfig))]
+    if objs and len(objs) == len(vals):
+        return vals[-1]  # both branches loaded something: keep the object (events are recorded)
+    return Val(UNKNOWN_DATA, merge_origins(*vals))
+
+
+BUILTIN_NAMES = {
+    "len", "int", "str", "float", "bool", "list", "tuple", "dict", "set", "sorted", "reversed",
+    "enumerate", "range", "zip", "min", "max", "sum", "abs", "round", "open", "print", "isinstance",
+    "frozenset", "map", "filter", "any", "all", "getattr", "hasattr", "super", "type",
+}
+
+# Names that mean "a config class" / "a model or tokenizer class" in transformers-like libraries.
+HF_MODULE_PREFIXES = ("transformers", "peft", "sentence_transformers", "modelscope")
+
+
+def is_hf_external(ref: ExternalRef) -> bool:
+    return ref.qualname.split(".")[0] in HF_MODULE_PREFIXES
+
+
+@dataclass
+class LoadEvent:
+    """A `Something.from_pretrained(...)` the evaluator reached, with its evaluated arguments."""
+
+    method: str  # "from_pretrained"
+    cls_name: str  # the class as written (project subclass or library class)
+    hf_bases: tuple[str, ...]  # library classes it is or derives from
+    ref: Val
+    args: list[Val]
+    kwargs: dict[str, Val]  # in call order
+    site: Location
+    call_text: str
+    file: Any
+    node: Any
+    scenario: Any
+    base_dirs: tuple[Path, ...]
+    config: HFConfig | None = None
+    project_class: ClassRef | None = None
+
+
+@dataclass
+class Frame:
+    file: "PyFile"
+    depth: int
+
+
+class Evaluator:
+    """One evaluator per scenario (a way the project is launched)."""
+
+    def __init__(self, project: "Project", scenario: "Scenario"):
+        self.project = project
+        self.scenario = scenario
+        self.modules: dict[Path, Scope] = {}
+        self.executing: set[Path] = set()
+        self.call_stack: list[Any] = []
+        self.steps = 0
+        self.visited_funcs: set[int] = set()
+
+    # -- entry points ------------------------------------------------------------------------
+    def run_module(self, file: "PyFile", *, as_main: bool) -> Scope:
+        key = file.path
+        if not as_main and key in self.modules:
+            return self.modules[key]
+        scope = Scope(None, file)
+        scope.vars["__name__"] = known("__main__" if as_main else _module_name(file.path))
+        scope.vars["__file__"] = known(str(file.path))
+        if not as_main:
+            self.modules[key] = scope
+        if key in self.executing:
+            return scope
+        self.executing.add(key)
+        try:
+            self.exec_block(file.module.body, scope, Frame(file, 0))
+        except (_Return, _Break, _Continue, _Dead, _Budget, RecursionError):
+            pass
+        finally:
+            self.executing.discard(key)
+        if as_main:
+            self.modules.setdefault(key, scope)
+        return scope
+
+    def run_function_unknown(self, file: "PyFile", func: FuncRef) -> None:
+        """Evaluate a function nobody called, with unknown arguments (library-style code)."""
+        args: list[Val] = []
+        self_val = None
+        if func.bound_self is not None:
+            self_val = func.bound_self
+        try:
+            self.call_function(func, args, {}, Frame(file, 0), unknown_params=True, self_val=self_val)
+        except (_Budget, RecursionError):
+            pass
+
+    # -- statements --------------------------------------------------------------------------
+    def exec_block(self, stmts, scope: Scope, frame: Frame) -> None:
+        for stmt in stmts:
+            self.exec_stmt(stmt, scope, frame)
+
+    def _body(self, node) -> list:
+        body = node.body
+        return list(body.body) if hasattr(body, "body") else [body]
+
+    def exec_stmt(self, stmt, scope: Scope, frame: Frame) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise _Budget()
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self.exec_small(small, scope, frame)
+        elif isinstance(stmt, cst.SimpleStatementSuite):
+            for small in stmt.body:
+                self.exec_small(small, scope, frame)
+        elif isinstance(stmt, cst.If):
+            self.exec_if(stmt, scope, frame)
+        elif isinstance(stmt, cst.For):
+            self.exec_for(stmt, scope, frame)
+        elif isinstance(stmt, cst.While):
+            self.exec_unknown_loop(self._body(stmt), scope, frame)
+        elif isinstance(stmt, (cst.Try, getattr(cst, "TryStar", cst.Try))):
+            self.exec_try(stmt, scope, frame)
+        elif isinstance(stmt, cst.With):
+            for item in stmt.items:
+                val = self.eval(item.item, scope, frame)
+                if item.asname is not None:
+                    self.assign(item.asname.name, val, scope, frame)
+            self.exec_block(self._body(stmt), scope, frame)
+        elif isinstance(stmt, cst.FunctionDef):
+            scope.set(stmt.name.value, self.make_function(stmt, scope, frame))
+        elif isinstance(stmt, cst.ClassDef):
+            scope.set(stmt.name.value, self.make_class(stmt, scope, frame))
+        # Match and other compound statements: nothing we can follow
+
+    def exec_small(self, node, scope: Scope, frame: Frame) -> None:
+        if isinstance(node, cst.Assign):
+            val = self.eval(node.value, scope, frame)
+            for target in node.targets:
+                self.assign(target.target, val, scope, frame)
+        elif isinstance(node, cst.AnnAssign):
+            if node.value is not None:
+                self.assign(node.target, self.eval(node.value, scope, frame), scope, frame)
+        elif isinstance(node, cst.AugAssign):
+            current = self.eval(node.target, scope, frame)
+            right = self.eval(node.value, scope, frame)
+            op = type(node.operator).__name__.replace("Assign", "")
+            if isinstance(current.v, list) and op == "Add" and right.known:
+                items = self.iterate(right, frame)
+                if items is None:
+                    self.assign(node.target, Val(UNKNOWN_DATA, current.origins), scope, frame)
+                else:
+                    current.v.extend(i.v for i in items)
+                    current.origins = merge_origins(current, right, *items)
+            else:
+                result = self.binop(op, current, right)
+                self.assign(node.target, result.with_expr(frame.file.code(node), frame.file.loc(node)), scope, frame)
+        elif isinstance(node, cst.Expr):
+            self.eval(node.value, scope, frame)
+        elif isinstance(node, cst.Return):
+            raise _Return(self.eval(node.value, scope, frame) if node.value is not None else known(None))
+        elif isinstance(node, cst.Raise):
+            raise _Dead()
+        elif isinstance(node, cst.Break):
+            raise _Break()
+        elif isinstance(node, cst.Continue):
+            raise _Continue()
+        elif isinstance(node, cst.Import):
+            for alias in node.names:
+                name = _dotted(alias.name)
+                if alias.asname is not None:
+                    scope.set(alias.asname.name.value, self.import_module(name, frame, 0, full=True))
+                else:
+                    top = name.split(".")[0]
+                    scope.set(top, self.import_module(top, frame, 0, full=True))
+        elif isinstance(node, cst.ImportFrom):
+            self.exec_import_from(node, scope, frame)
+        elif isinstance(node, cst.Global):
+            for name in node.names:
+                scope.globals_.add(name.name.value)
+        elif isinstance(node, cst.Del):
+            pass
+
+    def exec_if(self, stmt, scope: Scope, frame: Frame) -> None:
+        test = self.truth(self.eval(stmt.test, scope, frame))
+        orelse = stmt.orelse
+        else_body = []
+        if isinstance(orelse, cst.If):
+            else_body = [orelse]
+        elif isinstance(orelse, cst.Else):
+            else_body = self._body(orelse)
+        if test is True:
+            self.exec_block(self._body(stmt), scope, frame)
+        elif test is False:
+            self.exec_block(else_body, scope, frame)
+        else:
+            self.exec_branches([self._body(stmt), else_body], scope, frame)
+
+    def exec_branches(self, bodies: list[list], scope: Scope, frame: Frame) -> None:
+        """Run each body on a fork; keep what all surviving branches agree on."""
+        survivors: list[Scope] = []
+        returned: list[Val] = []
+        for body in bodies:
+            branch = scope.fork()
+            try:
+                self.exec_block(body, branch, frame)
+                survivors.append(branch)
+            except _Dead:
+                pass
+            except _Return as ret:
+                returned.append(ret.value)
+            except (_Break, _Continue):
+                survivors.append(branch)
+        if not survivors:
+            if returned:
+                raise _Return(returned[0] if all(same(returned[0], r) for r in returned) else UNKNOWN)
+            raise _Dead()
+        if returned:
+            # some paths return early: the rest of the function may or may not run
+            self._mark_maybe_returned(returned)
+        first, rest = survivors[0], survivors[1:]
+        first.join(*rest)
+        scope.vars = first.vars
+
+    def _mark_maybe_returned(self, returned: list[Val]) -> None:
+        if self.call_stack:
+            self.call_stack[-1]["early"].extend(returned)
+
+    def exec_for(self, stmt, scope: Scope, frame: Frame) -> None:
+        iterable = self.eval(stmt.iter, scope, frame)
+        items = self.iterate(iterable, frame)
+        body = self._body(stmt)
+        if items is None or len(items) > MAX_LOOP:
+            self.exec_unknown_loop(body, scope, frame, target=stmt.target)
+            return
+        for item in items:
+            self.assign(stmt.target, item, scope, frame)
+            try:
+                self.exec_block(body, scope, frame)
+            except _Break:
+                return
+            except _Continue:
+                continue
+        if stmt.orelse is not None:
+            self.exec_block(self._body(stmt.orelse), scope, frame)
+
+    def exec_unknown_loop(self, body, scope: Scope, frame: Frame, target=None) -> None:
+        branch = scope.fork()
+        if target is not None:
+            self.assign(target, UNKNOWN, branch, frame)
+        try:
+            self.exec_block(body, branch, frame)
+        except (_Break, _Continue, _Dead):
+            pass
+        except _Return as ret:
+            self._mark_maybe_returned([ret.value])
+        scope.join(branch)
+
+    def exec_try(self, stmt, scope: Scope, frame: Frame) -> None:
+        bodies = [self._body(stmt) + (self._body(stmt.orelse) if stmt.orelse else [])]
+        for handler in stmt.handlers:
+            bodies.append(self._body(handler))
+        if len(bodies) == 1:
+            self.exec_block(bodies[0], scope, frame)
+        else:
+            self.exec_branches(bodies, scope, frame)
+        if stmt.finalbody is not None:
+            self.exec_block(self._body(stmt.finalbody), scope, frame)
+
+    def exec_import_from(self, node, scope: Scope, frame: Frame) -> None:
+        level = len(node.relative)
+        modname = _dotted(node.module) if node.module is not None else ""
+        if isinstance(node.names, cst.ImportStar):
+            mod = self.import_module(modname, frame, level, full=True)
+            if isinstance(mod.v, ModuleRef):
+                sub = self.modules.get(mod.v.path)
+                if sub is not None:
+                    for k, v in sub.vars.items():
+                        if not k.startswith("_"):
+                            scope.set(k, v)
+            return
+        for alias in node.names:
+            name = alias.name.value if isinstance(alias.name, cst.Name) else _dotted(alias.name)
+            bind = alias.asname.name.value if alias.asname is not None else name
+            mod = self.import_module(modname, frame, level, full=True)
+            if isinstance(mod.v, ModuleRef):
+                sub_scope = self.modules.get(mod.v.path)
+                val = sub_scope.vars.get(name) if sub_scope is not None else None
+                if val is None:  # maybe a submodule
+                    full = f"{modname}.{name}" if modname else name
+                    val = self.import_module(full, frame, level, full=True)
+                scope.set(bind, val)
+            elif isinstance(mod.v, ExternalRef):
+                scope.set(bind, known(ExternalRef(f"{mod.v.qualname}.{name}")))
+            else:
+                scope.set(bind, UNKNOWN)
+
+    def import_module(self, name: str, frame: Frame, level: int, *, full: bool) -> Val:
+        path = self.project.resolve_module(name, frame.file.path, level)
+        if path is None:
+            if level:
+                return UNKNOWN
+            return known(ExternalRef(name))
+        file = self.project.python(path)
+        if file is None:
+            return UNKNOWN
+        self.run_module(file, as_main=False)
+        return known(ModuleRef(path))
+
+    # -- definitions -------------------------------------------------------------------------
+    def make_function(self, node, scope: Scope, frame: Frame) -> Val:
+        decorators = []
+        hydra = None
+        for dec in node.decorators:
+            expr = dec.decorator
+            head = expr.func if isinstance(expr, cst.Call) else expr
+            decorators.append(frame.file.code(head))
+            val = self.eval(head, scope, frame)
+            if isinstance(val.v, ExternalRef) and val.v.qualname in ("hydra.main", "hydra.main.main"):
+                hydra = {}
+                if isinstance(expr, cst.Call):
+                    for arg in expr.args:
+                        if arg.keyword is not None:
+                            hydra[arg.keyword.value] = self.eval(arg.value, scope, frame)
+                hydra["__file__"] = frame.file
+        func = FuncRef(frame.file, node, scope, None, tuple(decorators), hydra)
+        return known(func, (), node.name.value, frame.file.loc(node.name))
+
+    def make_class(self, node, scope: Scope, frame: Frame) -> Val:
+        bases = [self.eval(arg.value, scope, frame) for arg in node.bases if arg.keyword is None]
+        is_dc = any(
+            frame.file.code(d.decorator).split("(")[0].split(".")[-1] == "dataclass" for d in node.decorators
+        )
+        cls = ClassRef(frame.file, node, node.name.value, bases, {}, is_dc)
+        body_scope = Scope(scope, frame.file)
+        try:
+            self.exec_block(self._body(node), body_scope, frame)
+        except (_Return, _Break, _Continue, _Dead):
+            pass
+        cls.attrs = body_scope.vars
+        if is_dc:
+            cls.attrs["__fields__"] = known(self._dataclass_fields(node, body_scope, frame))
+        return known(cls, (), node.name.value, frame.file.loc(node.name))
+
+    def _dataclass_fields(self, node, body_scope: Scope, frame: Frame) -> dict[str, Val]:
+        fields: dict[str, Val] = {}
+        for stmt in self._body(node):
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                    name = small.target.value
+                    ann = frame.file.code(small.annotation.annotation)
+                    default = UNKNOWN
+                    if small.value is not None:
+                        default = self._field_default(small.value, body_scope, frame)
+                    default = Val(default.v, default.origins, default.expr, default.site)
+                    default.__dict__["annotation"] = ann
+                    fields[name] = default
+        return fields
+
+    def _field_default(self, value, scope: Scope, frame: Frame) -> Val:
+        if isinstance(value, cst.Call) and frame.file.code(value.func).split(".")[-1] == "field":
+            for arg in value.args:
+                if arg.keyword is not None and arg.keyword.value == "default":
+                    return self.eval(arg.value, scope, frame).with_expr(frame.file.code(arg.value), frame.file.loc(arg.value))
+                if arg.keyword is not None and arg.keyword.value == "default_factory":
+                    factory = self.eval(arg.value, scope, frame)
+                    return self.call(factory, [], {}, frame, node=None)
+            return known(None)
+        return self.eval(value, scope, frame).with_expr(frame.file.code(value), frame.file.loc(value))
+
+    # -- assignment --------------------------------------------------------------------------
+    def assign(self, target, val: Val, scope: Scope, frame: Frame) -> None:
+        if isinstance(target, cst.Name):
+            scope.set(target.value, val)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            items = self.iterate(val, frame)
+            elements = target.elements
+            if items is not None and len(items) == len(elements) and not any(isinstance(e, cst.StarredElement) for e in elements):
+                for el, item in zip(elements, items):
+                    self.assign(el.value, item, scope, frame)
+            else:
+                for el in elements:
+                    self.assign(el.value, UNKNOWN, scope, frame)
+        elif isinstance(target, cst.Attribute):
+            obj = self.eval(target.value, scope, frame)
+            name = target.attr.value
+            if isinstance(obj.v, Instance):
+                obj.v.attrs[name] = val
+            elif isinstance(obj.v, HFConfig):
+                obj.v.attrs[name] = val.with_expr(val.expr or frame.file.code(target), val.site or frame.file.loc(target))
+            elif isinstance(obj.v, ArgNamespace):
+                obj.v.fields[name] = val
+            elif isinstance(obj.v, ClassRef):
+                obj.v.attrs[name] = val
+        elif isinstance(target, cst.Subscript):
+            obj = self.eval(target.value, scope, frame)
+            if len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
+                key = self.eval(target.slice[0].slice.value, scope, frame)
+                if isinstance(obj.v, dict):
+                    if key.known and is_plain(key.v):
+                        obj.v[key.v] = val.v
+                        obj.origins = merge_origins(obj, val)
+                    else:
+                        obj.v = UNKNOWN_DATA
+                elif isinstance(obj.v, list) and key.known and isinstance(key.v, int):
+                    try:
+                        obj.v[key.v] = val.v
+                    except IndexError:
+                        pass
+        elif isinstance(target, cst.StarredElement):
+            self.assign(target.value, UNKNOWN, scope, frame)
+
+    # -- expressions -------------------------------------------------------------------------
+    def eval(self, node, scope: Scope, frame: Frame) -> Val:
+        try:
+            return self._eval(node, scope, frame)
+        except (_Return, _Break, _Continue, _Dead, _Budget):
+            raise
+        except RecursionError:
+            raise _Budget() from None
+        except Exception:  # an evaluator bug must not take the run down: the value is unknown
+            return UNKNOWN
+
+    def _eval(self, node, scope: Scope, frame: Frame) -> Val:
+        file = frame.file
+        if isinstance(node, cst.Name):
+            name = node.value
+            val = scope.lookup(name)
+            if val is not None:
+                return val
+            if name in ("True", "False", "None"):
+                return known({"True": True, "False": False, "None": None}[name])
+            if name in BUILTIN_NAMES:
+                return known(Builtin(name))
+            return UNKNOWN
+        if isinstance(node, (cst.Integer, cst.Float)):
+            return known(node.evaluated_value, (), node.value, None)
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+            value = node.evaluated_value
+            return known(value) if value is not None else UNKNOWN
+        if isinstance(node, cst.FormattedString):
+            return self.eval_fstring(node, scope, frame)
+        if isinstance(node, cst.Attribute):
+            base = self.eval(node.value, scope, frame)
+            return self.getattr(base, node.attr.value, frame)
+        if isinstance(node, cst.Subscript):
+            return self.eval_subscript(node, scope, frame)
+        if isinstance(node, cst.Call):
+            return self.eval_call(node, scope, frame)
+        if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+            return self.eval_sequence(node, scope, frame)
+        if isinstance(node, cst.Dict):
+            return self.eval_dict(node, scope, frame)
+        if isinstance(node, cst.BinaryOperation):
+            left = self.eval(node.left, scope, frame)
+            right = self.eval(node.right, scope, frame)
+            return self.binop(type(node.operator).__name__, left, right).with_expr(file.code(node), file.loc(node))
+        if isinstance(node, cst.UnaryOperation):
+            val = self.eval(node.expression, scope, frame)
+            op = type(node.operator).__name__
+            if op == "Not":
+                truth = self.truth(val)
+                return known(not truth, val.origins) if truth is not None else UNKNOWN
+            if val.known and isinstance(val.v, (int, float)) and not isinstance(val.v, bool):
+                return known(-val.v if op == "Minus" else val.v, val.origins, file.code(node))
+            return UNKNOWN
+        if isinstance(node, cst.BooleanOperation):
+            left = self.eval(node.left, scope, frame)
+            truth = self.truth(left)
+            is_and = isinstance(node.operator, cst.And)
+            if truth is None:
+                right = self.eval(node.right, scope, frame)
+                return right if same(left, right) else UNKNOWN
+            if is_and:
+                return self.eval(node.right, scope, frame) if truth else left
+            return left if truth else self.eval(node.right, scope, frame)
+        if isinstance(node, cst.Comparison):
+            return self.eval_compare(node, scope, frame)
+        if isinstance(node, cst.IfExp):
+            truth = self.truth(self.eval(node.test, scope, frame))
+            if truth is True:
+                return self.eval(node.body, scope, frame)
+            if truth is False:
+                return self.eval(node.orelse, scope, frame)
+            a, b = self.eval(node.body, scope, frame), self.eval(node.orelse, scope, frame)
+            return a if same(a, b) else UNKNOWN
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            return self.eval_comprehension(node, scope, frame)
+        if isinstance(node, cst.Lambda):
+            return known(FuncRef(file, node, scope))
+        if isinstance(node, cst.NamedExpr):
+            val = self.eval(node.value, scope, frame)
+            self.assign(node.target, val, scope, frame)
+            return val
+        return UNKNOWN
+
+    def eval_fstring(self, node, scope: Scope, frame: Frame) -> Val:
+        parts: list[str] = []
+        vals: list[Val] = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                parts.append(part.value)
+                continue
+            val = self.eval(part.expression, scope, frame)
+            val = self.plain(val)
+            if not val.known or part.format_spec:
+                return Val(UNKNOWN_DATA, merge_origins(*vals, val))
+            vals.append(val)
+            parts.append(str(val.v) if part.conversion != "r" else repr(val.v))
+        return known("".join(parts), merge_origins(*vals), frame.file.code(node), frame.file.loc(node))
+
+    def eval_sequence(self, node, scope: Scope, frame: Frame) -> Val:
+        out: list[Any] = []
+        origins: list[Val] = []
+        for el in node.elements:
+            val = self.eval(el.value, scope, frame)
+            if isinstance(el, cst.StarredElement):
+                items = self.iterate(val, frame)
+                if items is None:
+                    return Val(UNKNOWN_DATA, merge_origins(val, *origins))
+                out.extend(i.v for i in items)
+                origins.extend(items)
+                origins.append(val)
+            else:
+                val = self.plain(val)
+                out.append(val.v)
+                origins.append(val)
+        result: Any = out
+        if isinstance(node, cst.Tuple):
+            result = tuple(out)
+        elif isinstance(node, cst.Set):
+            if not all(is_plain(x) for x in out):
+                return Val(UNKNOWN_DATA, merge_origins(*origins))
+            result = set(out)
+        return known(result, merge_origins(*origins), frame.file.code(node), frame.file.loc(node))
+
+    def eval_dict(self, node, scope: Scope, frame: Frame) -> Val:
+        out: dict[Any, Any] = {}
+        origins: list[Val] = []
+        for el in node.elements:
+            if isinstance(el, cst.StarredDictElement):
+                val = self.plain(self.eval(el.value, scope, frame))
+                if not isinstance(val.v, dict):
+                    return UNKNOWN
+                out.update(val.v)
+                origins.append(val)
+                continue
+            key = self.plain(self.eval(el.key, scope, frame))
+            if not key.known or not is_plain(key.v):
+                return UNKNOWN
+            val = self.plain(self.eval(el.value, scope, frame))
+            out[key.v] = val.v
+            origins.extend((key, val))
+        return known(out, merge_origins(*origins), frame.file.code(node), frame.file.loc(node))
+
+    def eval_comprehension(self, node, scope: Scope, frame: Frame) -> Val:
+        inner = Scope(scope, frame.file)
+        results: list[tuple[Val, Val | None]] = []
+        sources: list[Val] = []
+
+        def run(comp) -> bool:
+            iterable = self.eval(comp.iter, inner, frame)
+            items = self.iterate(iterable, frame)
+            sources.append(iterable)
+            if items is None or len(items) > MAX_LOOP:
+                return False
+            for item in items:
+                self.assign(comp.target, item, inner, frame)
+                keep = True
+                for cond in comp.ifs:
+                    truth = self.truth(self.eval(cond.test, inner, frame))
+                    if truth is None:
+                        return False
+                    keep = keep and truth
+                if not keep:
+                    continue
+                if comp.inner_for_in is not None:
+                    if not run(comp.inner_for_in):
+                        return False
+                elif isinstance(node, cst.DictComp):
+                    results.append((self.plain(self.eval(node.key, inner, frame)), self.plain(self.eval(node.value, inner, frame))))
+                else:
+                    results.append((self.plain(self.eval(node.elt, inner, frame)), None))
+            return True
+
+        if not run(node.for_in):
+            return Val(UNKNOWN_DATA, merge_origins(*sources))
+        expr, site = frame.file.code(node), frame.file.loc(node)
+        all_vals = [r[0] for r in results] + [r[1] for r in results if r[1] is not None]
+        origins = merge_origins(*sources, *all_vals)
+        if isinstance(node, cst.DictComp):
+            if not all(k.known and is_plain(k.v) for k, _ in results):
+                return Val(UNKNOWN_DATA, origins)
+            return known({k.v: v.v for k, v in results}, origins, expr, site)
+        values = [r[0].v for r in results]
+        if isinstance(node, cst.SetComp):
+            if not all(is_plain(x) for x in values):
+                return Val(UNKNOWN_DATA, origins)
+            return known(set(values), origins, expr, site)
+        return known(values, origins, expr, site)
+
+    def eval_compare(self, node, scope: Scope, frame: Frame) -> Val:
+        left = self.plain(self.eval(node.left, scope, frame))
+        result = True
+        for comp in node.comparisons:
+            right = self.plain(self.eval(comp.comparator, scope, frame))
+            op = type(comp.operator).__name__
+            if op in ("Is", "IsNot"):
+                if right.known and right.v is None and left.known:
+                    ok = (left.v is None) == (op == "Is")
+                elif left.known and isinstance(left.v, (HFObject, HFConfig, Instance, FuncRef, ClassRef)) and right.known and right.v is None:
+                    ok = op == "IsNot"
+                else:
+                    return UNKNOWN
+            else:
+                if not (left.known and right.known and is_plain(left.v) and is_plain(right.v)):
+                    return UNKNOWN
+                try:
+                    ok = _COMPARE[op](left.v, right.v)
+                except Exception:
+                    return UNKNOWN
+            result = result and ok
+            left = right
+        return known(result)
+
+    def eval_subscript(self, node, scope: Scope, frame: Frame) -> Val:
+        base = self.eval(node.value, scope, frame)
+        if len(node.slice) != 1:
+            return UNKNOWN
+        sl = node.slice[0].slice
+        if isinstance(sl, cst.Slice):
+            bounds = []
+            for part in (sl.lower, sl.upper, sl.step):
+                if part is None:
+                    bounds.append(None)
+                    continue
+                v = self.plain(self.eval(part, scope, frame))
+                if not v.known:
+                    return UNKNOWN
+                bounds.append(v.v)
+            base = self.plain(base)
+            if base.known and isinstance(base.v, (list, tuple, str)):
+                try:
+                    return known(base.v[slice(*bounds)], base.origins, frame.file.code(node), frame.file.loc(node))
+                except Exception:
+                    return UNKNOWN
+            return UNKNOWN
+        key = self.plain(self.eval(sl.value, scope, frame))
+        return self.getitem(base, key, frame).with_expr(frame.file.code(node), frame.file.loc(node))
+
+    # -- value helpers -----------------------------------------------------------------------
+    def truth(self, val: Val) -> bool | None:
+        val = self.plain(val)
+        if not val.known:
+            return None
+        if isinstance(val.v, (HFObject, HFConfig, FuncRef, ClassRef, Instance, ArgNamespace)):
+            return True
+        if isinstance(val.v, (list, tuple, dict, set)) and not is_plain(val.v):
+            return bool(len(val.v))
+        if is_plain(val.v):
+            return bool(val.v)
+        return None
+
+    def plain(self, val: Val) -> Val:
+        """Positioned data as plain python, keeping its origin."""
+        if isinstance(val.v, Positioned):
+            node = val.v.node
+            return Val(_plain_node(node), val.origins or (self._origin(val.v, node),), val.expr, val.site)
+        return val
+
+    def _origin(self, pos: Positioned, node, key: str = "") -> Location:
+        size = ""
+        if node.is_seq:
+            size = f", {len(node.value)} items"
+        label = f"`{key}`" if key else "value"
+        return node.anchor.with_note(f"{label} in {pos.what}{size}")
+
+    def child(self, base: Val, key: Any, frame: Frame, *, attr: bool) -> Val:
+        pos: Positioned = base.v
+        node = pos.node
+        child = node.get(key) if (node.is_map or node.is_seq) else None
+        if child is None and node.is_map and pos.composed is not None and node is pos.composed.root:
+            child = pos.composed.lookup(str(key))
+        if child is None:
+            return UNKNOWN
+        if isinstance(child.value, str) and child.value == "???":
+            return UNKNOWN
+        what = pos.what
+        origin = child.anchor.with_note(
+            f"`{key}` in {self.project.display(child.anchor.path)}" + (f", {len(child.value)} items" if child.is_seq else "")
+        )
+        if child.is_map or child.is_seq:
+            return known(Positioned(child, what, pos.composed, pos.attr_access), (origin,))
+        return known(child.value, (origin,))
+
+    def iterate(self, val: Val, frame: Frame) -> list[Val] | None:
+        if isinstance(val.v, Positioned):
+            node = val.v.node
+            origin = val.origins or (self._origin(val.v, node),)
+            if node.is_seq:
+                return [
+                    known(Positioned(n, val.v.what, val.v.composed, val.v.attr_access), origin) if (n.is_map or n.is_seq) else known(n.value, origin)
+                    for n in node.value
+                ]
+            if node.is_map:
+                return [known(k, origin) for k in node.value]
+            return None
+        if not val.known:
+            return None
+        v = val.v
+        if isinstance(v, FileHandle):
+            text = self.read_file_text(v.path, frame)
+            if text is None or not text.known:
+                return None
+            return [known(line, text.origins) for line in text.v.splitlines(keepends=True)]
+        if isinstance(v, dict):
+            return [known(k, val.origins) for k in v]
+        if isinstance(v, (list, tuple, str, set, frozenset, range)):
+            if isinstance(v, (set, frozenset)):
+                try:
+                    v = sorted(v)
+                except TypeError:
+                    return None
+            return [known(x, val.origins) if x is not UNKNOWN_DATA else Val(UNKNOWN_DATA, val.origins) for x in v]
+        return None
+
+    def binop(self, op: str, left: Val, right: Val) -> Val:
+        left, right = self.plain(left), self.plain(right)
+        origins = merge_origins(left, right)
+        if not (left.known and right.known):
+            return Val(UNKNOWN_DATA, origins)
+        a, b = left.v, right.v
+        fn = _BINOPS.get(op)
+        if fn is None:
+            return Val(UNKNOWN_DATA, origins)
+        if isinstance(a, list) and isinstance(b, list) and op == "Add":
+            return known(a + b, origins)
+        if not (is_plain(a) and is_plain(b)):
+            if op == "Multiply" and isinstance(a, list) and isinstance(b, int):
+                return known(a * b, origins)
+            return Val(UNKNOWN_DATA, origins)
+        try:
+            result = fn(a, b)
+        except Exception:
+            return Val(UNKNOWN_DATA, origins)
+        if isinstance(result, (str, list, tuple)) and len(result) > 1_000_000:
+            return Val(UNKNOWN_DATA, origins)
+        return known(result, origins)
+
+    def getattr(self, base: Val, name: str, frame: Frame) -> Val:
+        v = base.v
+        if isinstance(v, ExternalRef):
+            return known(ExternalRef(f"{v.qualname}.{name}"))
+        if isinstance(v, ModuleRef):
+            scope = self.modules.get(v.path)
+            if scope is not None and name in scope.vars:
+                return scope.vars[name]
+            path = self.project.submodule(v.path, name)
+            if path is not None:
+                file = self.project.python(path)
+                if file is not None:
+                    self.run_module(file, as_main=False)
+                    return known(ModuleRef(path))
+            return UNKNOWN
+        if isinstance(v, Positioned):
+            if v.attr_access:
+                return self.child(base, name, frame, attr=True)
+            return known(BoundMethod(base, name))
+        if isinstance(v, Instance):
+            if name in v.attrs:
+                return v.attrs[name]
+            for cls in v.cls.mro():
+                if isinstance(cls, ClassRef) and name in cls.attrs:
+                    attr = cls.attrs[name]
+                    if isinstance(attr.v, FuncRef):
+                        return known(FuncRef(attr.v.file, attr.v.node, attr.v.env, base, attr.v.decorators))
+                    return attr
+            fields = v.cls.attrs.get("__fields__")
+            if fields is not None and name in fields.v:
+                return fields.v[name]
+            return UNKNOWN
+        if isinstance(v, ClassRef):
+            for cls in v.mro():
+                if isinstance(cls, ClassRef) and name in cls.attrs:
+                    return cls.attrs[name]
+            if v.external_bases():
+                return known(BoundMethod(base, name))
+            return UNKNOWN
+        if isinstance(v, ArgNamespace):
+            return v.fields.get(name, UNKNOWN)
+        if isinstance(v, HFConfig):
+            if name in v.attrs:
+                return v.attrs[name]
+            if name in v.kwargs:
+                return v.kwargs[name]
+            return known(BoundMethod(base, name))
+        if base.known:
+            return known(BoundMethod(base, name))
+        return UNKNOWN
+
+    def getitem(self, base: Val, key: Val, frame: Frame) -> Val:
+        if isinstance(base.v, Positioned):
+            if not key.known:
+                return UNKNOWN
+            return self.child(base, key.v, frame, attr=False)
+        if isinstance(base.v, ArgNamespace) and key.known:
+            return base.v.fields.get(key.v, UNKNOWN)
+        if isinstance(base.v, HFConfig) and key.known and key.v in base.v.kwargs:
+            return base.v.kwargs[key.v]
+        if not (base.known and key.known):
+            return Val(UNKNOWN_DATA, merge_origins(base))
+        try:
+            item = base.v[key.v]
+        except Exception:
+            return Val(UNKNOWN_DATA, base.origins)
+        if item is UNKNOWN_DATA:
+            return Val(UNKNOWN_DATA, base.origins)
+        return known(item, base.origins)
+
+    # -- calls -------------------------------------------------------------------------------
+    def eval_call(self, node, scope: Scope, frame: Frame) -> Val:
+        func = self.eval(node.func, scope, frame)
+        args: list[Val] = []
+        kwargs: dict[str, Val] = {}
+        for arg in node.args:
+            val = self.eval(arg.value, scope, frame)
+            if not val.expr:
+                val = val.with_expr(frame.file.code(arg.value), frame.file.loc(arg.value))
+            if arg.star == "*":
+                items = self.iterate(val, frame)
+                if items is None:
+                    args.append(Val(UNKNOWN_DATA, (), "*" + frame.file.code(arg.value)))
+                else:
+                    args.extend(items)
+            elif arg.star == "**":
+                val = self.plain(val)
+                if isinstance(val.v, dict):
+                    for k, x in val.v.items():
+                        kwargs[str(k)] = known(x, val.origins, f"{frame.file.code(arg.value)}[{k!r}]", val.site)
+                else:
+                    kwargs["**"] = UNKNOWN
+            elif arg.keyword is not None:
+                kwargs[arg.keyword.value] = val
+            else:
+                args.append(val)
+        result = self.call(func, args, kwargs, frame, node=node)
+        if result.known and not result.expr:
+            result = result.with_expr(frame.file.code(node), frame.file.loc(node))
+        return result
+
+    def call(self, func: Val, args: list[Val], kwargs: dict[str, Val], frame: Frame, *, node) -> Val:
+        v = func.v
+        if isinstance(v, Builtin):
+            return self.call_builtin(v.name, args, kwargs, frame)
+        if isinstance(v, FuncRef):
+            if v.hydra is not None and not args:
+                return self.call_hydra_main(v, frame)
+            return self.call_function(v, args, kwargs, frame, self_val=v.bound_self)
+        if isinstance(v, ClassRef):
+            return self.instantiate(func, args, kwargs, frame, node=node)
+        if isinstance(v, BoundMethod):
+            return self.call_method(v, args, kwargs, frame, node=node)
+        if isinstance(v, ExternalRef):
+            return self.call_external(v, args, kwargs, frame, node=node)
+        return UNKNOWN
+
+    def call_function(self, func: FuncRef, args: list[Val], kwargs: dict[str, Val], frame: Frame, *,
+                      self_val: Val | None = None, unknown_params: bool = False) -> Val:
+        if frame.depth >= MAX_DEPTH or id(func.node) in [id(c["node"]) for c in self.call_stack]:
+            return UNKNOWN
+        node = func.node
+        local = Scope(func.env, func.file)
+        params = node.params
+        self._bind_params(params, args, kwargs, local, Frame(func.file, frame.depth + 1), self_val, unknown_params)
+        self.visited_funcs.add(id(node))
+        if isinstance(node, cst.Lambda):
+            return self.eval(node.body, local, Frame(func.file, frame.depth + 1))
+        self.call_stack.append({"node": node, "early": []})
+        try:
+            self.exec_block(self._body(node), local, Frame(func.file, frame.depth + 1))
+            result = known(None)
+        except _Return as ret:
+            result = ret.value
+        except _Dead:
+            result = UNKNOWN
+        except (_Break, _Continue):
+            result = UNKNOWN
+        finally:
+            ctx = self.call_stack.pop()
+        if ctx["early"] and not all(same(result, r) for r in ctx["early"]):
+            return UNKNOWN
+        return result
+
+    def _bind_params(self, params, args, kwargs, local: Scope, frame: Frame, self_val, unknown_params) -> None:
+        positional = list(params.posonly_params) + list(params.params)
+        given = list(args)
+        if self_val is not None:
+            given = [self_val] + given
+        for i, param in enumerate(positional):
+            name = param.name.value
+            if i < len(given):
+                local.vars[name] = given[i]
+            elif name in kwargs:
+                local.vars[name] = kwargs.pop(name)
+            elif param.default is not None and not unknown_params:
+                local.vars[name] = self.eval(param.default, local.parent or local, frame)
+            else:
+                local.vars[name] = UNKNOWN
+        if isinstance(params.star_arg, cst.Param):
+            extra = given[len(positional):]
+            local.vars[params.star_arg.name.value] = known([a.v for a in extra]) if not unknown_params else UNKNOWN
+        for param in params.kwonly_params:
+            name = param.name.value
+            if name in kwargs:
+                local.vars[name] = kwargs.pop(name)
+            elif param.default is not None and not unknown_params:
+                local.vars[name] = self.eval(param.default, local.parent or local, frame)
+            else:
+                local.vars[name] = UNKNOWN
+        if params.star_kwarg is not None:
+            rest = {k: x.v for k, x in kwargs.items() if k != "**"}
+            local.vars[params.star_kwarg.name.value] = known(rest) if "**" not in kwargs and not unknown_params else UNKNOWN
+
+    def instantiate(self, cls_val: Val, args, kwargs, frame: Frame, *, node) -> Val:
+        cls: ClassRef = cls_val.v
+        ext = cls.external_bases()
+        if any(is_hf_external(e) for e in ext) and not any(
+            isinstance(c, ClassRef) and "__init__" in c.attrs for c in cls.mro()
+        ):
+            return UNKNOWN
+        inst = Instance(cls, {})
+        inst_val = known(inst, (), cls.name)
+        if cls.is_dataclass:
+            fields = cls.attrs.get("__fields__")
+            names = list(fields.v) if fields is not None else []
+            for name in names:
+                inst.attrs[name] = fields.v[name]
+            for name, val in zip(names, args):
+                inst.attrs[name] = val
+            for name, val in kwargs.items():
+                inst.attrs[name] = val
+            return inst_val
+        for c in cls.mro():
+            if isinstance(c, ClassRef) and "__init__" in c.attrs and isinstance(c.attrs["__init__"].v, FuncRef):
+                init = c.attrs["__init__"].v
+                self.call_function(init, args, dict(kwargs), frame, self_val=inst_val)
+                break
+        return inst_val
+
+    def call_method(self, bm: BoundMethod, args, kwargs, frame: Frame, *, node) -> Val:
+        target, name = bm.target, bm.name
+        tv = target.v
+        if isinstance(tv, ClassRef):  # classmethod-like call on a project class with library bases
+            if name == "from_pretrained" or name == "from_config":
+                return self.hf_load(target, name, args, kwargs, frame, node=node)
+            return UNKNOWN
+        if isinstance(tv, Positioned):
+            return self.call_positioned_method(target, name, args, frame)
+        if isinstance(tv, HFConfig):
+            if name == "update" and args and isinstance(self.plain(args[0]).v, dict):
+                for k, x in self.plain(args[0]).v.items():
+                    tv.attrs[str(k)] = known(x, args[0].origins, args[0].expr, args[0].site)
+            return known(None)
+        if isinstance(tv, ArgParser):
+            return self.call_parser(target, name, args, kwargs, frame)
+        if isinstance(tv, FileHandle):
+            text = self.read_file_text(tv.path, frame)
+            if text is None or not text.known:
+                return UNKNOWN
+            if name == "read":
+                return text
+            if name == "readlines":
+                return known(text.v.splitlines(keepends=True), text.origins)
+            return UNKNOWN
+        if isinstance(tv, HFObject):
+            self.project.record_method(self, tv, name, args, kwargs, frame, node)
+            return UNKNOWN
+        return self.call_data_method(target, name, args, kwargs)
+
+    def call_data_method(self, target: Val, name: str, args: list[Val], kwargs: dict[str, Val]) -> Val:
+        tv = target.v
+        args = [self.plain(a) for a in args]
+        origins = merge_origins(target, *args)
+        if isinstance(tv, list):
+            if name == "append" and len(args) == 1:
+                tv.append(args[0].v)
+                target.origins = origins
+                return known(None)
+            if name == "extend" and len(args) == 1:
+                items = self.iterate(args[0], None)
+                if items is None:
+                    target.v = UNKNOWN_DATA
+                else:
+                    tv.extend(i.v for i in items)
+                    target.origins = origins
+                return known(None)
+            if name == "insert" and len(args) == 2 and args[0].known:
+                tv.insert(args[0].v, args[1].v)
+                target.origins = origins
+                return known(None)
+            if name in ("pop", "remove", "clear", "sort", "reverse"):
+                if all(a.known for a in args) and is_plain(tv):
+                    try:
+                        result = getattr(tv, name)(*[a.v for a in args])
+                        return known(result, origins) if result is not None else known(None)
+                    except Exception:
+                        pass
+                target.v = UNKNOWN_DATA
+                return UNKNOWN
+            if name in ("index", "count", "copy") and all(a.known for a in args):
+                try:
+                    return known(getattr(tv, name)(*[a.v for a in args]), origins)
+                except Exception:
+                    return UNKNOWN
+            return UNKNOWN
+        if isinstance(tv, dict):
+            if name in ("keys", "values", "items"):
+                return known(list(getattr(tv, name)()), origins)
+            if name == "get" and args and args[0].known:
+                if args[0].v in tv:
+                    return known(tv[args[0].v], origins)
+                return args[1] if len(args) > 1 else known(None)
+            if name == "update" and len(args) == 1 and isinstance(args[0].v, dict):
+                tv.update(args[0].v)
+                target.origins = origins
+                return known(None)
+            if name == "setdefault" and args and args[0].known:
+                return known(tv.setdefault(args[0].v, args[1].v if len(args) > 1 else None), origins)
+            if name == "copy":
+                return known(dict(tv), origins)
+            return UNKNOWN
+        if isinstance(tv, str) and name in _STR_METHODS:
+            if not all(a.known and is_plain(a.v) for a in args):
+                return UNKNOWN
+            try:
+                kw = {k: self.plain(x).v for k, x in kwargs.items()}
+                if name == "format":
+                    if not all(is_plain(x) for x in kw.values()):
+                        return UNKNOWN
+                return known(getattr(tv, name)(*[a.v for a in args], **kw), origins)
+            except Exception:
+                return UNKNOWN
+        return UNKNOWN
+
+    def call_positioned_method(self, target: Val, name: str, args: list[Val], frame: Frame) -> Val:
+        pos: Positioned = target.v
+        if name == "get" and args:
+            key = self.plain(args[0])
+            if key.known:
+                child = self.child(target, key.v, frame, attr=False)
+                if child.known:
+                    return child
+                return args[1] if len(args) > 1 else known(None)
+            return UNKNOWN
+        if name in ("keys", "values", "items"):
+            plain = self.plain(target)
+            if isinstance(plain.v, dict):
+                return known(list(getattr(plain.v, name)()), plain.origins)
+        return UNKNOWN
+
+    def call_builtin(self, name: str, args: list[Val], kwargs: dict[str, Val], frame: Frame) -> Val:
+        if name == "len" and len(args) == 1:
+            arg = args[0]
+            if isinstance(arg.v, Positioned):
+                node = arg.v.node
+                if node.is_map or node.is_seq:
+                    origin = arg.origins or (self._origin(arg.v, node),)
+                    return known(len(node.value), origin)
+                return UNKNOWN
+            if isinstance(arg.v, FileHandle):
+                return UNKNOWN
+            if arg.known and isinstance(arg.v, (list, tuple, dict, set, str, frozenset, range)):
+                return known(len(arg.v), arg.origins)
+            return Val(UNKNOWN_DATA, arg.origins)
+        if name == "open":
+            if args:
+                mode = self.plain(args[1]).v if len(args) > 1 else self.plain(kwargs.get("mode", known("r"))).v
+                return known(FileHandle(args[0], mode if isinstance(mode, str) else "r"))
+            return UNKNOWN
+        if name in ("print", "isinstance", "hasattr", "type", "super", "getattr"):
+            return UNKNOWN
+        if name == "range":
+            vals = [self.plain(a) for a in args]
+            if all(v.known and isinstance(v.v, int) for v in vals) and 0 < len(vals) <= 3:
+                r = range(*[v.v for v in vals])
+                if len(r) <= MAX_LOOP:
+                    return known(list(r), merge_origins(*vals))
+            return UNKNOWN
+        if name in ("enumerate", "zip", "sorted", "reversed", "list", "tuple", "set", "frozenset", "dict", "map", "filter"):
+            return self._call_collection(name, args, kwargs, frame)
+        if name in ("int", "float", "str", "bool", "abs", "round", "min", "max", "sum", "any", "all"):
+            vals = [self.plain(a) for a in args]
+            if name in ("min", "max", "sum", "any", "all") and len(vals) == 1:
+                items = self.iterate(vals[0], frame)
+                if items is None:
+                    return Val(UNKNOWN_DATA, vals[0].origins)
+                vals = [known([i.v for i in items], vals[0].origins)]
+            if not vals and name in ("int", "float", "str", "bool"):
+                return known({"int": 0, "float": 0.0, "str": "", "bool": False}[name])
+            if all(v.known and is_plain(v.v) for v in vals):
+                try:
+                    return known(_PY_BUILTINS[name](*[v.v for v in vals]), merge_origins(*vals))
+                except Exception:
+                    return Val(UNKNOWN_DATA, merge_origins(*vals))
+            return Val(UNKNOWN_DATA, merge_origins(*vals))
+        return UNKNOWN
+
+    def _call_collection(self, name: str, args: list[Val], kwargs: dict[str, Val], frame: Frame) -> Val:
+        if name in ("map", "filter"):
+            return UNKNOWN
+        if not args:
+            return known({"list": [], "tuple": (), "set": set(), "frozenset": frozenset(), "dict": {}}.get(name))
+        if name == "dict" and isinstance(self.plain(args[0]).v, dict):
+            return known(dict(self.plain(args[0]).v), args[0].origins)
+        seqs = [self.iterate(a, frame) for a in args]
+        if any(s is None for s in seqs):
+            return Val(UNKNOWN_DATA, merge_origins(*args))
+        origins = merge_origins(*args)
+        values = [[i.v for i in s] for s in seqs]
+        if any(x is UNKNOWN_DATA for seq in values for x in seq) and name in ("sorted", "set", "frozenset", "dict"):
+            return Val(UNKNOWN_DATA, origins)
+        try:
+            if name == "enumerate":
+                start = self.plain(args[1]).v if len(args) > 1 else self.plain(kwargs.get("start", known(0))).v
+                return known([(start + i, x) for i, x in enumerate(values[0])], origins)
+            if name == "zip":
+                return known([tuple(t) for t in zip(*values)], origins)
+            if name == "sorted":
+                reverse = kwargs.get("reverse")
+                if "key" in kwargs:
+                    return Val(UNKNOWN_DATA, origins)
+                return known(sorted(values[0], reverse=bool(reverse and self.plain(reverse).v)), origins)
+            if name == "reversed":
+                return known(list(reversed(values[0])), origins)
+            if name == "list":
+                return known(list(values[0]), origins)
+            if name == "tuple":
+                return known(tuple(values[0]), origins)
+            if name in ("set", "frozenset"):
+                return known(set(values[0]), origins)
+            if name == "dict":
+                return known(dict(values[0]), origins)
+        except Exception:
+            return Val(UNKNOWN_DATA, origins)
+        return UNKNOWN
+
+    # -- library calls -----------------------------------------------------------------------
+    def call_external(self, ref: ExternalRef, args, kwargs, frame: Frame, *, node) -> Val:
+        q = ref.qualname
+        leaf = ref.leaf
+        if leaf in ("from_pretrained", "from_config") and "." in q:
+            cls = ExternalRef(q.rsplit(".", 1)[0])
+            return self.hf_load(known(cls), leaf, args, kwargs, frame, node=node)
+        if q in ("os.path.join", "posixpath.join", "os.path.normpath", "os.path.abspath", "os.path.dirname",
+                 "os.path.basename", "os.path.expanduser", "os.path.realpath"):
+            return self.call_ospath(q.rsplit(".", 1)[-1], args, frame)
+        if q in ("os.getcwd", "pathlib.Path.cwd"):
+            return known(str(self.scenario.cwd), (), "os.getcwd()")
+        if q in ("pathlib.Path", "pathlib.PurePath"):
+            return self.call_ospath("join", args, frame) if args else UNKNOWN
+        if q in ("hydra.utils.get_original_cwd",):
+            return known(str(self.scenario.cwd), (), "hydra.utils.get_original_cwd()")
+        if q in ("hydra.utils.to_absolute_path",) and args:
+            return self.call_ospath("join", [known(str(self.scenario.cwd)), args[0]], frame)
+        if q in ("json.load", "yaml.safe_load", "yaml.load", "yaml.full_load", "yaml.unsafe_load") and args:
+            return self.load_data_file(args[0], frame, kind="json" if q.startswith("json") else "yaml")
+        if q in ("omegaconf.OmegaConf.load",) and args:
+            val = self.load_data_file(known(FileHandle(args[0])), frame, kind="yaml")
+            if isinstance(val.v, Positioned):
+                val.v.attr_access = True
+            return val
+        if q in ("omegaconf.OmegaConf.create",) and args:
+            return args[0]
+        if q in ("omegaconf.OmegaConf.to_container", "omegaconf.OmegaConf.to_object") and args:
+            return self.plain(args[0])
+        if q in ("argparse.ArgumentParser",) or (leaf == "HfArgumentParser"):
+            parser = ArgParser()
+            if leaf == "HfArgumentParser" and args:
+                classes = self.iterate(args[0], frame) if isinstance(args[0].v, (list, tuple)) else [args[0]]
+                parser.dataclasses = [c.v for c in classes or [] if isinstance(c.v, ClassRef)]
+            return known(parser)
+        if q == "copy.deepcopy" and args:
+            return fork_value(args[0])
+        cls = ref
+        if is_hf_external(cls) and _is_config_class(leaf):
+            cfg = HFConfig(leaf, None, dict(kwargs), {}, frame.file.loc(node) if node is not None else None,
+                           frame.file, self.base_dirs(frame), node)
+            self.project.record_config(cfg)
+            return known(cfg)
+        return UNKNOWN
+
+    def call_ospath(self, fn: str, args: list[Val], frame: Frame) -> Val:
+        vals = [self.plain(a) for a in args]
+        if not all(v.known and isinstance(v.v, str) for v in vals) or not vals:
+            return Val(UNKNOWN_DATA, merge_origins(*vals))
+        parts = [v.v for v in vals]
+        origins = merge_origins(*vals)
+        if fn == "join":
+            return known(posixpath.join(*parts) if "\\" not in "".join(parts) else os.path.join(*parts), origins)
+        p = parts[0]
+        if fn == "dirname":
+            return known(os.path.dirname(p), origins)
+        if fn == "basename":
+            return known(os.path.basename(p), origins)
+        if fn in ("abspath", "realpath"):
+            return known(p if os.path.isabs(p) else os.path.join(str(self.scenario.cwd), p), origins)
+        if fn == "normpath":
+            return known(os.path.normpath(p), origins)
+        if fn == "expanduser":
+            return known(p, origins) if not p.startswith("~") else Val(UNKNOWN_DATA, origins)
+        return UNKNOWN
+
+    def read_file_text(self, path_val: Val, frame: Frame | None) -> Val | None:
+        path = self.plain(path_val)
+        if not path.known or not isinstance(path.v, str):
+            return None
+        found = self.project.find_file(path.v, self.base_dirs(frame) if frame else (self.scenario.cwd,))
+        if found is None:
+            return None
+        text = self.project.text(found)
+        if text is None:
+            return None
+        lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+        origin = Location(found, 1, 1, note=f"{self.project.display(found)} ({lines} lines)")
+        return known(text, (origin,))
+
+    def load_data_file(self, handle: Val, frame: Frame, *, kind: str) -> Val:
+        if isinstance(handle.v, FileHandle):
+            path_val = self.plain(handle.v.path)
+        else:
+            path_val = self.plain(handle)
+        if not path_val.known or not isinstance(path_val.v, str):
+            return UNKNOWN
+        found = self.project.find_file(path_val.v, self.base_dirs(frame))
+        if found is None:
+            return UNKNOWN
+        node = self.project.data(found, kind)
+        if node is None:
+            return UNKNOWN
+        return known(Positioned(node, self.project.display(found)), (node.loc.with_note(self.project.display(found)),))
+
+    def base_dirs(self, frame: Frame | None) -> tuple[Path, ...]:
+        dirs = [self.scenario.cwd]
+        if frame is not None:
+            dirs.append(frame.file.path.parent)
+        dirs.append(self.project.root)
+        out: list[Path] = []
+        for d in dirs:
+            if d not in out:
+                out.append(d)
+        return tuple(out)
+
+    # -- argparse / HfArgumentParser -----------------------------------------------------------
+    def call_parser(self, target: Val, name: str, args, kwargs, frame: Frame) -> Val:
+        parser: ArgParser = target.v
+        if name == "add_argument":
+            self._add_argument(parser, args, kwargs, frame)
+            return UNKNOWN
+        if name in ("add_argument_group", "add_mutually_exclusive_group"):
+            return target
+        if name == "set_defaults":
+            for spec in parser.specs:
+                if spec.dest in kwargs:
+                    spec.default = kwargs[spec.dest]
+            return known(None)
+        if name in ("parse_args", "parse_known_args"):
+            ns = self._parse(parser, frame)
+            return known((ns.v, []), ns.origins) if name == "parse_known_args" else ns
+        if name in ("parse_args_into_dataclasses", "parse_yaml_file", "parse_json_file", "parse_dict"):
+            return self._parse_dataclasses(parser, name, args, kwargs, frame)
+        return UNKNOWN
+
+    def _add_argument(self, parser: ArgParser, args, kwargs, frame: Frame) -> None:
+        flags = tuple(a.v for a in args if a.known and isinstance(a.v, str))
+        if not flags:
+            return
+        dest_val = kwargs.get("dest")
+        if dest_val is not None and dest_val.known:
+            dest = dest_val.v
+        else:
+            longs = [f for f in flags if f.startswith("--")]
+            dest = (longs[0] if longs else flags[0]).lstrip("-").replace("-", "_")
+        action = self.plain(kwargs["action"]).v if "action" in kwargs else None
+        if "default" in kwargs:
+            default = kwargs["default"]
+        elif action == "store_true":
+            default = known(False)
+        elif action == "store_false":
+            default = known(True)
+        else:
+            default = known(None)
+        type_val = kwargs.get("type")
+        type_name = None
+        if type_val is not None:
+            tv = type_val.v
+            type_name = tv.name if isinstance(tv, Builtin) else (tv.leaf if isinstance(tv, ExternalRef) else "custom")
+        parser.specs.append(ArgSpec(
+            dest, flags, default, action if isinstance(action, str) else None, type_name,
+            self.plain(kwargs["nargs"]).v if "nargs" in kwargs else None,
+            kwargs.get("const"), default.site,
+        ))
+
+    def _parse(self, parser: ArgParser, frame: Frame) -> Val:
+        overrides = self.scenario.flag_values(parser.specs)
+        fields: dict[str, Val] = {}
+        for spec in parser.specs:
+            fields[spec.dest] = overrides.get(spec.dest, spec.default)
+        return known(ArgNamespace(fields))
+
+    def _parse_dataclasses(self, parser: ArgParser, name: str, args, kwargs, frame: Frame) -> Val:
+        source: Val | None = None
+        if name in ("parse_yaml_file", "parse_json_file"):
+            path = args[0] if args else kwargs.get("yaml_file", kwargs.get("json_file", UNKNOWN))
+            source = self.load_data_file(path, frame, kind="yaml" if "yaml" in name else "json")
+        elif name == "parse_dict" and args:
+            source = args[0]
+        instances = []
+        for cls in parser.dataclasses:
+            fields = cls.attrs.get("__fields__")
+            specs = []
+            for fname, default in (fields.v.items() if fields is not None else []):
+                ann = default.__dict__.get("annotation", "")
+                specs.append(ArgSpec(fname, (f"--{fname}",), default,
+                                     "bool" if ann.startswith("bool") else None,
+                                     ann.split("[")[0] if ann else None))
+            overrides = self.scenario.flag_values(specs, hf_style=True) if name == "parse_args_into_dataclasses" else {}
+            inst = Instance(cls, {})
+            for spec in specs:
+                value = overrides.get(spec.dest, spec.default)
+                if source is not None:
+                    if isinstance(source.v, Positioned):
+                        child = self.child(source, spec.dest, frame, attr=False)
+                        value = child if child.known else (UNKNOWN if source.v.node.get(spec.dest) is not None else spec.default)
+                    elif isinstance(self.plain(source).v, dict):
+                        data = self.plain(source).v
+                        value = known(data[spec.dest], source.origins) if spec.dest in data else spec.default
+                    else:
+                        value = UNKNOWN
+                inst.attrs[spec.dest] = value
+            instances.append(known(inst))
+        if name != "parse_args_into_dataclasses" and len(instances) == 1:
+            return known((instances[0].v,))
+        return known(tuple(i.v for i in instances))
+
+    # -- Hydra -------------------------------------------------------------------------------
+    def call_hydra_main(self, func: FuncRef, frame: Frame) -> Val:
+        info = func.hydra or {}
+        file = info.get("__file__") or func.file
+        config_path = self.plain(info.get("config_path", known(None)))
+        config_name = self.plain(info.get("config_name", known(None)))
+        if not (config_name.known and isinstance(config_name.v, str)):
+            cfg = UNKNOWN
+        else:
+            rel = config_path.v if config_path.known and isinstance(config_path.v, str) else ""
+            config_dir = (file.path.parent / rel) if rel else file.path.parent
+            composed = self.project.hydra_compose(config_dir, config_name.v, self.scenario)
+            if composed is None or composed.root is None:
+                cfg = UNKNOWN
+            else:
+                what = f"Hydra config {self.project.display(config_dir / config_name.v)}"
+                cfg = known(Positioned(composed.root, what, composed, True))
+        return self.call_function(func, [cfg], {}, frame)
+
+    # -- transformers ------------------------------------------------------------------------
+    def hf_load(self, cls_val: Val, method: str, args, kwargs, frame: Frame, *, node) -> Val:
+        cls = cls_val.v
+        if isinstance(cls, ClassRef):
+            hf_bases = tuple(e.leaf for e in cls.external_bases() if is_hf_external(e) or e.leaf.endswith(("Model", "Config")) or "For" in e.leaf)
+            cls_name = cls.name
+            project_class = cls
+        else:
+            if not is_hf_external(cls) and not _looks_hf(cls.leaf):
+                return UNKNOWN
+            hf_bases = (cls.leaf,)
+            cls_name = cls.leaf
+            project_class = None
+        if not hf_bases:
+            return UNKNOWN
+        site = frame.file.loc(node) if node is not None else Location(frame.file.path)
+        ref = args[0] if args else kwargs.get("pretrained_model_name_or_path", kwargs.get("model_name_or_path", UNKNOWN))
+        if method == "from_config":
+            ref = UNKNOWN
+        config_val = kwargs.get("config")
+        if config_val is None and method == "from_config" and args:
+            config_val = args[0]
+        config = config_val.v if config_val is not None and isinstance(config_val.v, HFConfig) else None
+        if any(_is_config_class(b) for b in hf_bases):
+            cfg = HFConfig(cls_name, ref, dict(kwargs), {}, site, frame.file, self.base_dirs(frame), node)
+            self.project.record_config(cfg)
+            return known(cfg)
+        event = LoadEvent(method, cls_name, hf_bases, ref, list(args), dict(kwargs), site,
+                          frame.file.code(node, 120) if node is not None else cls_name, frame.file, node,
+                          self.scenario, self.base_dirs(frame), config, project_class)
+        self.project.record_load(event)
+        return known(HFObject(cls_name, event), (), frame.file.code(node) if node is not None else cls_name, site)
+
+
+def _plain_node(node) -> Any:
+    return node.plain()
+
+
+def _module_name(path: Path) -> str:
+    return path.stem
+
+
+def _dotted(node) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def _is_config_class(name: str) -> bool:
+    return name.endswith("Config") and not name.endswith("QuantizationConfig") and name not in (
+        "BitsAndBytesConfig", "GenerationConfig", "LoraConfig", "PeftConfig", "TrainingArguments")
+
+
+def _looks_hf(name: str) -> bool:
+    return name.startswith("Auto") or "For" in name or name.endswith(("Model", "Config", "Tokenizer", "TokenizerFast"))
+
+
+_COMPARE = {
+    "Equal": lambda a, b: a == b,
+    "NotEqual": lambda a, b: a != b,
+    "LessThan": lambda a, b: a < b,
+    "GreaterThan": lambda a, b: a > b,
+    "LessThanEqual": lambda a, b: a <= b,
+    "GreaterThanEqual": lambda a, b: a >= b,
+    "In": lambda a, b: a in b,
+    "NotIn": lambda a, b: a not in b,
+}
+
+_BINOPS = {
+    "Add": lambda a, b: a + b,
+    "Subtract": lambda a, b: a - b,
+    "Multiply": lambda a, b: a * b,
+    "Divide": lambda a, b: a / b,
+    "FloorDivide": lambda a, b: a // b,
+    "Modulo": lambda a, b: a % b,
+    "Power": lambda a, b: a ** b if abs(b) < 64 else (_ for _ in ()).throw(OverflowError()),
+}
+
+_PY_BUILTINS = {
+    "int": int, "float": float, "str": str, "bool": bool, "abs": abs, "round": round,
+    "min": min, "max": max, "sum": sum, "any": any, "all": all,
+}
+
+_STR_METHODS = {
+    "split", "rsplit", "strip", "lstrip", "rstrip", "lower", "upper", "replace", "join", "format",
+    "startswith", "endswith", "splitlines", "title", "capitalize", "zfill", "removeprefix", "removesuffix",
+}

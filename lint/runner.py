@@ -1,0 +1,74 @@
+"""One lint run: settings → discovery → project analysis → rules → filtered, sorted findings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Settings
+from .diagnostics import Finding
+from .discover import discover, project_root
+
+
+@dataclass
+class RunResult:
+    findings: list[Finding]
+    files: int
+    rules: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def run(paths: list[Path], settings: Settings, *, cwd: Path, force_exclude: bool = False) -> RunResult:
+    from .project import Project
+    from .rule import all_rules, plugin_rules
+    from .suppress import Suppressions
+
+    paths = [p if p.is_absolute() else cwd / p for p in paths]
+    only_files = all(p.is_file() for p in paths)
+    root = project_root(paths[0]) if paths else cwd
+    scan = [root] if only_files else paths
+    files = discover(scan, root=root, excludes=settings.exclude, force_exclude=force_exclude)
+    if only_files:  # explicitly named files are read even if excluded, unless --force-exclude
+        named = discover(paths, root=root, excludes=settings.exclude, force_exclude=force_exclude)
+        files = sorted({f.path: f for f in [*files, *named]}.values(), key=lambda f: str(f.path))
+
+    rules = all_rules()
+    extra, warnings = plugin_rules()
+    for cls in extra:
+        rules.setdefault(cls.code, cls)
+
+    project = Project(root, files, display_base=cwd)
+    project.analyze()
+    suppress = Suppressions(project.text)
+    targets = {os.path.realpath(p) for p in paths} if only_files else None
+
+    findings: dict[tuple, Finding] = {}
+    for code, cls in rules.items():
+        if not settings.enabled(code):
+            continue
+        try:
+            produced = list(cls().check(project))
+        except Exception as exc:  # one broken rule must not hide the others
+            warnings.append(f"rule {code} failed: {type(exc).__name__}: {exc}")
+            continue
+        for finding in produced:
+            rel = _rel(finding.location.path, root)
+            if settings.ignored_for(finding.code, rel) or suppress.suppressed(finding):
+                continue
+            if targets is not None and not _touches(finding, targets):
+                continue
+            findings.setdefault((finding.code, finding.location, finding.message), finding)
+    ordered = sorted(findings.values(), key=Finding.sort_key)
+    return RunResult(ordered, len(files), rules, warnings)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _touches(finding: Finding, targets: set[str]) -> bool:
+    return any(os.path.realpath(loc.path) in targets for loc in (finding.location, *finding.related))
