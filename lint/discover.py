@@ -34,7 +34,7 @@ class _Ignores:
 
         self._pathspec = pathspec
         self.root = root
-        self.exclude = pathspec.PathSpec.from_lines("gitwildmatch", excludes) if excludes else None
+        self.exclude = pathspec.GitIgnoreSpec.from_lines(excludes) if excludes else None
         self.specs: dict[Path, object] = {}
 
     def load(self, folder: Path) -> None:
@@ -42,7 +42,7 @@ class _Ignores:
         if folder not in self.specs and gi.is_file():
             try:
                 lines = gi.read_text(encoding="utf-8", errors="replace").splitlines()
-                self.specs[folder] = self._pathspec.PathSpec.from_lines("gitwildmatch", lines)
+                self.specs[folder] = self._pathspec.GitIgnoreSpec.from_lines(lines)
             except OSError:
                 pass
 

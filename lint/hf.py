@@ -135,16 +135,14 @@ def _known_len(val: Val | None) -> int | None:
     return None
 
 
-def describe(val: Val, n: int) -> tuple[str, tuple[Location, ...]]:
-    """`len(label_list) + 1` → "len(label_list) + 1, from `labels` in conf/train.yaml, 3 items"."""
-    parts = []
-    expr = (val.expr or "").strip()
-    if expr and expr != str(n):
-        parts.append(f"`{expr}`")
-    notes = [o.note for o in val.origins if o.note]
-    if notes:
-        parts.append("from " + "; ".join(dict.fromkeys(notes)))
-    return ", ".join(parts), val.origins
+def describe(name: str, val: Val, n: int) -> str:
+    """How a count was computed: "num_labels=len(label_list) + 1 from `labels` in conf/train.yaml, 3 items"."""
+    notes = list(dict.fromkeys(o.note for o in val.origins if o.note))
+    expr = " ".join((val.expr or "").split())
+    if not expr or expr == str(n) or any(expr in note for note in notes):
+        expr = str(n)
+    text = f"{name}={expr}"
+    return text + (f" from {'; '.join(notes)}" if notes else "")
 
 
 def apply_label_kwargs(base: Count | None, kwargs: dict[str, Val], major: int, *, constructor: bool,
@@ -161,9 +159,7 @@ def apply_label_kwargs(base: Count | None, kwargs: dict[str, Val], major: int, *
         n = _known_int(val) if key == "num_labels" else _known_len(val)
         if n is None:
             return None
-        how, origins = describe(val, n)
-        label = f"{key}={n}" if key == "num_labels" else f"id2label with {n} entries"
-        counts[key] = Count(n, label + (f" ({how})" if how else ""), origins)
+        counts[key] = Count(n, describe(key, val, n), val.origins)
     if len(counts) == 2 and counts["num_labels"].n != counts["id2label"].n:
         if major >= 5:
             winner = counts["num_labels"] if constructor else counts[order[-1]]
@@ -194,6 +190,5 @@ def config_object_labels(cfg: HFConfig, facts_for, major: int, version_note: str
             n = _known_int(val) if key == "num_labels" else _known_len(val)
             if n is None:
                 return None
-            how, origins = describe(val, n)
-            count = Count(n, f"config.{key} set to {n}" + (f" ({how})" if how else ""), origins)
+            count = Count(n, describe(f"config.{key}", val, n), val.origins)
     return count

@@ -382,12 +382,12 @@ class Project:
             evaluator.run_function_unknown(file, bound)
 
     def _launch_scenarios(self) -> dict[Path, list[Scenario]]:
-        from .sources.shell import read_shell
-
         out: dict[Path, list[Scenario]] = {}
         for source in self.files:
             if source.kind != "shell":
                 continue
+            from .sources.shell import read_shell
+
             text = self.text(source.path)
             if text is None:
                 continue

@@ -26,7 +26,8 @@ def run(paths: list[Path], settings: Settings, *, cwd: Path, force_exclude: bool
 
     paths = [p if p.is_absolute() else cwd / p for p in paths]
     only_files = all(p.is_file() for p in paths)
-    root = project_root(paths[0]) if paths else cwd
+    # The folder being linted is the project: imports and version pins are looked up there.
+    root = project_root(paths[0]) if only_files else (paths[0] if len(paths) == 1 else cwd)
     scan = [root] if only_files else paths
     files = discover(scan, root=root, excludes=settings.exclude, force_exclude=force_exclude)
     if only_files:  # explicitly named files are read even if excluded, unless --force-exclude

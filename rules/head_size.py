@@ -103,22 +103,23 @@ class HeadSizeMismatch(Rule):
         return apply_label_kwargs(base, event.kwargs, major, constructor=False, version_note=version_note)
 
     def _finding(self, event, facts, saved, built: Count, project):
-        ref = event.ref.v
-        where = f"checkpoint {ref}" if facts.kind != "snapshot" else f"{ref} ({facts.source_note})"
+        if facts.kind == "local" and facts.path is not None:
+            where = f"checkpoint {project.display(facts.path)}"
+        else:
+            where = f"{event.ref.v} ({facts.source_note})"
         message = (
-            f"{event.cls_name} head is built with {built.n} labels ({built.why}) but {where} "
-            f"was trained with {saved.rows} ({saved.why}); from_pretrained raises "
-            f"`size mismatch for classifier.weight`"
+            f"{event.cls_name} head has {built.n} labels ({built.why}) but {where} was trained with "
+            f"{saved.rows} ({saved.why}): from_pretrained raises a size mismatch for the classifier"
         )
         if built.version_note:
             message += f" [{built.version_note}]"
         related: list[Location] = [o for o in built.origins if o.path != event.site.path or o.line != event.site.line]
         if event.config is not None and event.config.site is not None:
-            related.append(event.config.site.with_note(f"config built here: {event.config.cls_name}"))
+            related.append(event.config.site.with_note(f"config built here ({event.config.cls_name})"))
         if saved.location is not None:
-            related.append(saved.location.with_note(saved.location.note or f"checkpoint head: {saved.why}"))
+            related.append(saved.location.with_note(f"checkpoint head: {saved.why}"))
         fix = (f"use the label list the checkpoint was trained with ({saved.rows} labels), or pass "
-               f"ignore_mismatched_sizes=True to {event.cls_name}.from_pretrained to re-initialise the head")
+               f"ignore_mismatched_sizes=True to re-initialise the head")
         return self.finding(event.site, message, fix=fix, related=_dedupe(related))
 
 
