@@ -1,0 +1,1 @@
+from .preprocess import NerProcessor
