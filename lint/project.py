@@ -200,7 +200,8 @@ class Project:
                         self._data[key] = load_yaml(path, text)
                 except ReadError as exc:
                     what = "JSON" if kind == "json" else "YAML"
-                    self.problem(path, f"invalid {what}: {exc.reason}", exc.line, exc.column)
+                    reason = exc.reason if exc.reason.lower().startswith(("invalid", "binary")) else f"invalid {what}: {exc.reason}"
+                    self.problem(path, reason, exc.line, exc.column)
         return self._data[key]
 
     def find_file(self, name: str, bases: Iterable[Path]) -> Path | None:
@@ -347,6 +348,16 @@ class Project:
                 visited |= evaluator.visited_funcs
                 last = evaluator
             self._run_unreached(file, last, visited)
+        self._resolve_references()
+
+    def _resolve_references(self) -> None:
+        """Resolve every model reference now, so unreadable checkpoints surface as CKL001."""
+        for event in self.events:
+            self.model(event.ref, event.base_dirs, revision=event.kwargs.get("revision"),
+                       subfolder=event.kwargs.get("subfolder"))
+        for cfg in self.configs:
+            if cfg.ref is not None:
+                self.model(cfg.ref, cfg.base_dirs)
 
     def _raw(self, path: Path) -> bytes | None:
         try:

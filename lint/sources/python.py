@@ -58,12 +58,24 @@ def parse_python(path: Path, text: str) -> PyFile:
     try:
         module = libcst.parse_module(text)
     except libcst.ParserSyntaxError as exc:
-        line, col = exc.raw_line, exc.raw_column + 1
-        hint = ""
-        if re.search(r"^\s*(print\s+[^(\s=]|exec\s+[\"'])", text, re.M) or "ur\"" in text:
-            hint = " (Python 2 syntax?)"
-        message = str(exc.message) if hasattr(exc, "message") else str(exc).splitlines()[0]
-        raise PySyntaxError(f"invalid Python syntax{hint}: {message}", line, col) from None
+        raise PySyntaxError(*_syntax_error(exc, text)) from None
     except (RecursionError, MemoryError):
         raise PySyntaxError("Python file too deeply nested to parse", None, None) from None
     return PyFile(path, text, module)
+
+
+def _syntax_error(exc, text: str) -> tuple[str, int | None, int | None]:
+    """A short reason and 1-based position from libcst's error (the native parser puts the
+    real column only in its message: "error at 3:14: expected one of ...")."""
+    message = str(getattr(exc, "message", "") or exc).splitlines()[0]
+    line, col = exc.raw_line, exc.raw_column + 1
+    at = re.search(r"error at (\d+):(\d+)", message)
+    if at:
+        line, col = int(at.group(1)), int(at.group(2))
+    detail = message.split(": ", 2)[-1] if at else message
+    if detail.startswith("expected one of"):
+        detail = "unexpected token"
+    hint = ""
+    if re.search(r"^\s*(print\s+[^(\s=]|exec\s+[\"'])", text, re.M) or re.search(r"except\s+\w+\s*,\s*\w+\s*:", text):
+        hint = " (Python 2 syntax?)"
+    return f"invalid Python syntax{hint}: {detail}", line, col
