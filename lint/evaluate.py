@@ -1303,6 +1303,7 @@ class Evaluator:
             return fork_value(args[0])
         cls = ref
         if is_hf_external(cls) and _is_config_class(leaf):
+            kwargs = {k: self.plain(v) for k, v in kwargs.items()}
             cfg = HFConfig(leaf, None, dict(kwargs), {}, frame.file.loc(node) if node is not None else None,
                            frame.file, self.base_dirs(frame), node)
             self.project.record_config(cfg)
@@ -1484,6 +1485,8 @@ class Evaluator:
     # -- transformers ------------------------------------------------------------------------
     def hf_load(self, cls_val: Val, method: str, args, kwargs, frame: Frame, *, node) -> Val:
         cls = cls_val.v
+        args = [self.plain(a) for a in args]
+        kwargs = {k: self.plain(v) for k, v in kwargs.items()}
         if isinstance(cls, ClassRef):
             hf_bases = tuple(e.leaf for e in cls.external_bases() if is_hf_external(e) or e.leaf.endswith(("Model", "Config")) or "For" in e.leaf)
             cls_name = cls.name
