@@ -17,21 +17,65 @@ from pathlib import Path
 from .diagnostics import Location
 from .values import HFConfig, Val
 
-# The head tensor names per task, in the order transformers models use them.
-HEAD_KEYS = {
-    "token": ("classifier.weight",),
-    "sequence": ("classifier.out_proj.weight", "classifier.weight", "score.weight", "logits_proj.weight",
-                 "sequence_summary.summary.weight"),
+# Which tensor holds the head, by task and model family (transformers' modeling files).
+_OUT_PROJ = {"roberta", "xlm-roberta", "camembert", "electra", "longformer", "mpnet", "data2vec-text", "xmod",
+             "roberta-prelayernorm", "esm", "ibert", "roformer", "big_bird", "luke", "mra", "nystromformer",
+             "yoso", "ernie_m"}
+_SEQ2SEQ = {"bart", "mbart", "plbart", "led", "mvp", "t5", "mt5", "umt5", "bigbird_pegasus"}
+_SCORE = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
+          "gemma3_text", "phi", "phi3", "starcoder2", "stablelm", "persimmon", "gpt_neo", "gptj", "gpt_neox",
+          "opt", "bloom", "falcon", "mpt", "gpt_bigcode", "olmo", "olmo2", "deepseek_v3", "glm", "glm4",
+          "internlm2", "cohere", "granite", "nemotron", "jamba", "mamba", "gpt2", "biogpt", "ctrl", "transfo-xl",
+          "openai-gpt", "reformer", "helium", "smollm3", "arcee", "ministral"}
+_TOKEN_SCORE = _SCORE - {"gpt2", "bloom", "falcon", "gpt_neo", "gpt_neox", "biogpt", "mpt", "gpt_bigcode",
+                         "opt", "ctrl", "openai-gpt", "reformer", "transfo-xl"}
+_PREFIX_TYPES = {  # class-name prefix -> model_type, longest first when matching
+    "XLMRoberta": "xlm-roberta", "DistilBert": "distilbert", "DebertaV2": "deberta-v2", "Deberta": "deberta",
+    "Roberta": "roberta", "Camembert": "camembert", "Electra": "electra", "Albert": "albert", "Bert": "bert",
+    "Longformer": "longformer", "MPNet": "mpnet", "Llama": "llama", "Mistral": "mistral", "Mixtral": "mixtral",
+    "Qwen2": "qwen2", "Qwen3": "qwen3", "GPT2": "gpt2", "Gemma": "gemma", "Phi3": "phi3", "Phi": "phi",
+    "Bart": "bart", "MBart": "mbart", "T5": "t5", "MT5": "mt5", "XLNet": "xlnet", "RoFormer": "roformer",
+    "Ernie": "ernie", "Nezha": "nezha", "Funnel": "funnel", "BigBird": "big_bird", "Opt": "opt",
+    "Bloom": "bloom", "Falcon": "falcon", "GPTNeoX": "gpt_neox", "GPTNeo": "gpt_neo", "GPTJ": "gptj",
 }
 
 
 def head_kind(names) -> str | None:
+    """"token" / "sequence" for *ForTokenClassification / *ForSequenceClassification classes."""
     for name in names:
         if "ForTokenClassification" in name:
             return "token"
         if "ForSequenceClassification" in name:
             return "sequence"
     return None
+
+
+def model_type_of_class(name: str) -> str | None:
+    """`RobertaForSequenceClassification` -> "roberta"; None for Auto classes and unknown prefixes."""
+    if name.startswith("Auto") or "For" not in name:
+        return None
+    prefix = name.split("For", 1)[0]
+    return _PREFIX_TYPES.get(prefix)
+
+
+def head_key(kind: str, model_type: str | None) -> str | None:
+    """The state-dict key of a task head's weight; None when the family is unknown."""
+    if model_type is None:
+        return None
+    mt = model_type.replace("_", "-") if model_type.replace("_", "-") in _OUT_PROJ else model_type
+    if kind == "token":
+        return "score.weight" if model_type in _TOKEN_SCORE else "classifier.weight"
+    if mt in _OUT_PROJ:
+        return "classifier.out_proj.weight"
+    if model_type in _SEQ2SEQ:
+        return "classification_head.out_proj.weight"
+    if model_type in _SCORE:
+        return "score.weight"
+    if model_type == "xlnet":
+        return "logits_proj.weight"
+    if model_type in ("xlm", "flaubert"):
+        return "sequence_summary.summary.weight"
+    return "classifier.weight"
 
 
 @dataclass
@@ -77,37 +121,51 @@ def config_labels(config, major: int) -> int:
     return 2 if n is None else n
 
 
-def saved_head(facts, kind: str, major: int, display) -> SavedHead | None:
-    """How many rows the checkpoint's classification head has, from the best evidence available."""
+def checkpoint_model_type(facts) -> str | None:
+    config = facts.config if facts is not None else None
+    node = config.get("model_type") if config is not None and config.is_map else None
+    return node.value if node is not None and isinstance(node.value, str) else None
+
+
+def _arch_names(config) -> list[str]:
+    arch = config.get("architectures") if config is not None and config.is_map else None
+    return [str(n.value) for n in arch.value] if arch is not None and arch.is_seq else []
+
+
+def saved_head(facts, key: str, major: int, display) -> SavedHead | None:
+    """How many rows the checkpoint's head tensor `key` has, from the best evidence available.
+
+    Evidence order: the weights' header; a config.json whose architecture has that same head; the
+    project's metadata beside the weights (model_config.json). `rows=None` means: no such head.
+    """
     if facts is None:
         return None
     if facts.tensors:
-        for key in HEAD_KEYS[kind]:
-            info = facts.tensors.get(key)
-            if info is not None and info.shape:
-                return SavedHead(info.shape[0], f"{key} {list(info.shape)} in {display(info.file)}",
-                                 Location(info.file, 1, 1, note=f"{key} {list(info.shape)}"))
-        if any(key.endswith(".weight") for key in facts.tensors):
-            return SavedHead(None, f"no classification head in {display(facts.weight_files[0]) if facts.weight_files else 'the weights'}")
+        info = facts.tensors.get(key)
+        if info is not None and info.shape:
+            return SavedHead(info.shape[0], f"{key} {list(info.shape)} in {display(info.file)}",
+                             Location(info.file, 1, 1, note=f"{key} {list(info.shape)}"))
+        return SavedHead(None, f"no {key} in the weights")
     config = facts.config
-    arch = config.get("architectures") if config is not None and config.is_map else None
-    arch_names = [n.value for n in arch.value] if arch is not None and arch.is_seq else []
+    arch_names = _arch_names(config)
     n, why, loc = _label_count_from_config(config, major)
     where = display(facts.config_path) if facts.config_path else facts.source_note
-    if any("Classification" in str(a) for a in arch_names):
-        rows = 2 if n is None else n
-        why = why or "no id2label/num_labels (default 2)"
-        return SavedHead(rows, f"{why} in {where}", (loc or (arch.anchor if arch is not None else None)))
+    ckpt_type = checkpoint_model_type(facts)
+    for arch in arch_names:
+        kind = head_kind([arch])
+        if kind is not None and head_key(kind, model_type_of_class(arch) or ckpt_type) == key:
+            rows = 2 if n is None else n
+            return SavedHead(rows, f"{why or 'no id2label (default 2 labels)'} in {where}", loc)
     meta = facts.meta
     if meta is not None and meta.is_map:
         mwhere = display(facts.meta_path) if facts.meta_path else "model_config.json"
         num = meta.get("num_labels")
         if num is not None and isinstance(num.value, int) and not isinstance(num.value, bool):
             return SavedHead(num.value, f"num_labels {num.value} in {mwhere}", num.anchor)
-        for key in ("id2label", "label_map"):
-            node = meta.get(key)
+        for name in ("id2label", "label_map"):
+            node = meta.get(name)
             if node is not None and (node.is_map or node.is_seq):
-                return SavedHead(len(node.value), f"{key} ({len(node.value)} labels) in {mwhere}", node.anchor)
+                return SavedHead(len(node.value), f"{name} ({len(node.value)} labels) in {mwhere}", node.anchor)
     if arch_names:
         return SavedHead(None, f"architectures {arch_names} in {where}")
     return None

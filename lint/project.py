@@ -340,7 +340,9 @@ class Project:
             file = self.python(source.path)
             if file is None:
                 continue
-            scenarios = [Scenario(source.path, source.path.parent)] + launches.get(source.path, [])
+            # A script launched by the project's shell scripts runs the way they launch it; its
+            # argparse defaults alone are only how it runs when nothing launches it.
+            scenarios = launches.get(source.path) or [Scenario(source.path, source.path.parent)]
             visited: set[int] = set()
             for scenario in scenarios:
                 evaluator = Evaluator(self, scenario)

@@ -68,12 +68,19 @@ def _rules_in_module(module) -> list[type[Rule]]:
     return found
 
 
+LOAD_ERRORS: list[str] = []  # rule modules that failed to import (reported, never fatal)
+
+
 def builtin_rules() -> list[type[Rule]]:
     from . import rules as rules_pkg
 
     classes: list[type[Rule]] = []
     for info in pkgutil.iter_modules(rules_pkg.__path__):
-        module = importlib.import_module(f"{rules_pkg.__name__}.{info.name}")
+        try:
+            module = importlib.import_module(f"{rules_pkg.__name__}.{info.name}")
+        except Exception as exc:
+            LOAD_ERRORS.append(f"rule module {info.name!r} failed to load: {type(exc).__name__}: {exc}")
+            continue
         classes.extend(_rules_in_module(module))
     return classes
 

@@ -21,7 +21,7 @@ class RunResult:
 
 def run(paths: list[Path], settings: Settings, *, cwd: Path, force_exclude: bool = False) -> RunResult:
     from .project import Project
-    from .rule import all_rules, plugin_rules
+    from .rule import LOAD_ERRORS, all_rules, plugin_rules
     from .suppress import Suppressions
 
     paths = [p if p.is_absolute() else cwd / p for p in paths]
@@ -36,6 +36,7 @@ def run(paths: list[Path], settings: Settings, *, cwd: Path, force_exclude: bool
 
     rules = all_rules()
     extra, warnings = plugin_rules()
+    warnings = [*dict.fromkeys(LOAD_ERRORS), *warnings]
     for cls in extra:
         rules.setdefault(cls.code, cls)
 

@@ -9,9 +9,12 @@ from ckpt_lint.hf import (
     Count,
     _label_count_from_config,
     apply_label_kwargs,
+    checkpoint_model_type,
     config_labels,
     config_object_labels,
+    head_key,
     head_kind,
+    model_type_of_class,
     saved_head,
 )
 from ckpt_lint.rule import Rule
@@ -66,25 +69,36 @@ class HeadSizeMismatch(Rule):
 
     def check(self, project):
         for event in project.events:
-            kind = head_kind((event.cls_name, *event.hf_bases))
-            if kind is None or event.method != "from_pretrained":
+            if event.method != "from_pretrained" or "**" in event.kwargs:
                 continue
             ignore = event.kwargs.get("ignore_mismatched_sizes")
             if ignore is not None and (not ignore.known or ignore.v):
                 continue  # re-initialising on purpose (or we cannot tell): the load does not raise
-            if "**" in event.kwargs:
-                continue
+            trust = event.kwargs.get("trust_remote_code")
+            if trust is not None and (not trust.known or trust.v):
+                continue  # the model class comes from the checkpoint's own code
             if event.config is not None and any(k in event.kwargs for k in ("num_labels", "id2label")):
                 continue  # transformers raises TypeError here; not a head-size question
+            custom = custom_head(event.project_class)
+            kind = head_kind((event.cls_name, *event.hf_bases))
+            if kind is None and custom is None:
+                continue
             major, version_note = project.library_major("transformers")
             facts = project.model(event.ref, event.base_dirs, revision=event.kwargs.get("revision"),
                                   subfolder=event.kwargs.get("subfolder"))
-            if facts is None:
+            if facts is None or _has_remote_code(facts):
                 continue
-            saved = saved_head(facts, kind, major, project.display)
+            if custom is not None:
+                key, literal = custom
+            else:
+                explicit = next((t for t in map(model_type_of_class, event.hf_bases) if t), None)
+                key, literal = head_key(kind, explicit or checkpoint_model_type(facts)), None
+            if key is None:
+                continue
+            saved = saved_head(facts, key, major, project.display)
             if saved is None or saved.rows is None:
                 continue
-            built = self._built(event, facts, project, major, version_note)
+            built = literal or self._built(event, facts, project, major, version_note)
             if built is None or built.n == saved.rows:
                 continue
             yield self._finding(event, facts, saved, built, project)
@@ -201,6 +215,56 @@ class NumLabelsConflict(Rule):
                 fix="remove num_labels from config.json or make it equal to len(id2label)",
                 related=[id2label.anchor.with_note("id2label")],
             )
+
+
+def _has_remote_code(facts) -> bool:
+    config = facts.config
+    return config is not None and config.is_map and config.get("auto_map") is not None
+
+
+def custom_head(cls) -> tuple[str, Count | None] | None:
+    """A project model class that builds its own head: `self.classifier = nn.Linear(h, config.num_labels)`.
+
+    Returns (state-dict key, fixed count or None when the rows follow config.num_labels).
+    """
+    if cls is None:
+        return None
+    from ckpt_lint.values import ClassRef
+
+    for klass in cls.mro():
+        if not isinstance(klass, ClassRef):
+            continue
+        init = klass.attrs.get("__init__")
+        if init is None or not hasattr(init.v, "node"):
+            continue
+        for node in _walk(init.v.node):
+            if not (isinstance(node, cst.Assign) and len(node.targets) == 1):
+                continue
+            target, value = node.targets[0].target, node.value
+            if not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+                    and target.value.value == "self" and isinstance(value, cst.Call)):
+                continue
+            func = klass.file.code(value.func)
+            if func.split(".")[-1] != "Linear" or len(value.args) < 2:
+                continue
+            rows = value.args[1].value
+            code = klass.file.code(rows)
+            key = f"{target.attr.value}.weight"
+            if code in ("config.num_labels", "self.num_labels", "self.config.num_labels"):
+                return key, None
+            if isinstance(rows, cst.Integer):
+                n = int(rows.value)
+                return key, Count(n, f"nn.Linear(..., {n}) in {cls.name}.__init__")
+            return None  # a head sized by something we do not follow
+    return None
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(list(current.children)))
 
 
 def _dedupe(locs):

@@ -9,9 +9,9 @@ executed; every value keeps the file and line it came from. Problems are collect
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
 
 from ..diagnostics import Location, ReadProblem
 from ..textio import ReadError, read_text
@@ -224,11 +224,11 @@ class _Composer:
             return _Config(path, None, [], None)
         defaults: list[_Entry] = []
         if node is not None and node.is_map and "defaults" in node.value:
-            defaults = self._entries(path, node.value["defaults"])
+            defaults = self._entries(node.value["defaults"])
             node = mapping({k: v for k, v in node.value.items() if k != "defaults"}, node.loc, node.key_loc)
         return _Config(path, node, defaults, _header(text))
 
-    def _entries(self, path: Path, node: Node) -> list[_Entry]:
+    def _entries(self, node: Node) -> list[_Entry]:
         if not node.is_seq:
             self._problem(node.loc, "the defaults list must be a list")
             return []
@@ -280,7 +280,7 @@ class _Composer:
             match = _OVERRIDE.fullmatch(text.strip())
             loc = self.override_locs.get(text) or Location(primary, 1, 1, note=f"command-line override {text!r}")
             if not match or (match.group(3) is None and match.group(1) != "~"):
-                self.result.problems.append(ReadProblem(loc.path, f"unsupported Hydra override {text!r}", loc.line, loc.column))
+                self._problem(loc, f"unsupported Hydra override {text!r}")
                 continue
             prefix, key, raw = match.group(1) or "", match.group(2).strip(), match.group(3)
             value = _override_value(raw or "", loc)
@@ -291,25 +291,30 @@ class _Composer:
                 keyed.append((prefix, key.split("."), value))
         return keyed
 
-    def _group_override(self, prefix: str, key: str, group: str, package: str | None, value: Node, loc: Location) -> None:
+    def _group_override(
+        self, prefix: str, key: str, group: str, package: str | None, value: Node, loc: Location
+    ) -> None:
         name = value.plain()
         if prefix == "~":
-            self.deletions[key] = name if isinstance(name, str) and name else None
+            self.deletions[key.lstrip("/")] = name if isinstance(name, str) and name else None
         elif prefix == "+":
             self.appends.append(_Entry("group", loc, "/" + group, name, package, external=True))
         else:
             self.choices[key.lstrip("/")] = name
 
     # -- expansion -------------------------------------------------------------------------------
-    def _expand(self, config: str, loaded: _Config, package: str, group: str | None, primary: bool = False) -> list[_Item]:
+    def _expand(
+        self, config: str, loaded: _Config, package: str, group: str | None, primary: bool = False
+    ) -> list[_Item]:
         """The items a config contributes: its defaults and its own content, in merge order."""
         if config in self.stack or len(self.stack) >= MAX_NESTING:
             self._problem(Location(loaded.path), f"defaults list recursion through '{config}'")
             return []
         own = [_Item(loaded.content, package, group, config)] if loaded.content is not None else []
         entries = list(loaded.defaults)
-        if not any(e.kind == "self" for e in entries):
-            entries = [_Entry("self", Location(loaded.path))] + entries if self.legacy else entries + [_Entry("self", Location(loaded.path))]
+        if not any(e.kind == "self" for e in entries):  # 1.0: defaults override the config; 1.1+: the reverse
+            own_entry = _Entry("self", Location(loaded.path))
+            entries = [own_entry, *entries] if self.legacy else [*entries, own_entry]
         if primary:
             entries += self.appends
         base = config.rpartition("/")[0]
@@ -354,7 +359,7 @@ class _Composer:
             config = f"{group}/{name}" if group else name
             loaded = self._load(config)
             if loaded is None:
-                if not entry.optional and not config.startswith("hydra/"):  # hydra/ options may come from Hydra or plugins
+                if not entry.optional and not config.startswith("hydra/"):  # Hydra or a plugin may provide it
                     self._problem(entry.loc, f"defaults entry '{config}': no {config}.yaml in {self.dir}")
                 continue
             relative = entry.path.lstrip("/") if entry.kind == "group" else entry.path.lstrip("/").rpartition("/")[0]
@@ -364,7 +369,9 @@ class _Composer:
             items += self._expand(config, loaded, package, group_key)
         return items
 
-    def _package(self, package: str | None, header: str | None, relative: str, group: str, parent: str, name: str) -> str:
+    def _package(
+        self, package: str | None, header: str | None, relative: str, group: str, parent: str, name: str
+    ) -> str:
         """Where a config's content goes, as a dotted path ("" = the root)."""
         group_pkg = group.replace("/", ".")
         if self.legacy:  # Hydra 1.0: absolute packages, no header = _global_

@@ -14,7 +14,7 @@ from ..textio import ReadError, read_text
 from .tree import Node, mapping, scalar, sequence
 
 MAX_DEPTH = 500
-_WS = " \t\n\r"
+_WS = re.compile(r"[ \t\n\r]*")
 _CONSTANTS = {"null": None, "true": True, "false": False,
               "NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
@@ -125,11 +125,7 @@ class _Parser:
 
     def _value(self) -> Node:
         start = self.pos
-        ch = self._peek()
-        if ch == '"':
-            value = self._string()
-        else:
-            value = self._number_or_constant()
+        value = self._string() if self._peek() == '"' else self._number_or_constant()
         return scalar(value, self._loc(start, self.pos))
 
     def _string(self) -> str:
@@ -163,10 +159,7 @@ class _Parser:
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
     def _skip_ws(self) -> None:
-        text, pos = self.text, self.pos
-        while pos < len(text) and text[pos] in _WS:
-            pos += 1
-        self.pos = pos
+        self.pos = _WS.match(self.text, self.pos).end()
 
     def _point(self, index: int) -> tuple[int, int]:
         line = bisect.bisect_right(self.lines, index)

@@ -32,7 +32,7 @@ _PARAM_OPS = (":-", ":=", ":+", ":?", "-", "=", "+", "?")
 _ANSI = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "e": "\x1b", "0": "\0"}
 
 _RESERVED = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "esac"}
-_SKIPPED = {"for", "select", "case", "function", "[[", "[", "test", "((", "let"}
+_SKIPPED = {"for", "select", "case", "function", "[[", "[", "test", "let"}
 _DECLARE = {"export", "declare", "typeset", "local", "readonly"}
 _BUILTINS = {"echo", "printf", "cd", "pushd", "popd", "set", "shift", "exit", "return", "source", ".",
              "eval", "trap", "wait", "true", "false", ":", "alias", "shopt", "ulimit", "umask", "unset", "read"}
@@ -109,7 +109,7 @@ def parse_flags(args: list[ShellArg]) -> dict[str, list[tuple[str | None, Locati
 def _value_loc(arg: ShellArg, name: str) -> Location:
     """Where the value of `--name=value` starts, when the word spells the name literally."""
     loc = arg.loc
-    if not arg.raw.startswith(name + "=") or "\n" in arg.raw[: len(name) + 1]:
+    if not arg.raw.startswith(name + "="):
         return loc
     return Location(loc.path, loc.line, loc.column + len(name) + 1, loc.end_line, loc.end_column)
 
@@ -122,7 +122,7 @@ class _Part:
     quoted: bool
     raw: str = ""  # source text (variables and unknown pieces)
     op: str = ""  # parameter operator of ${name<op>word}
-    word: list["_Part"] = field(default_factory=list)
+    word: list[_Part] = field(default_factory=list)
 
 
 @dataclass
@@ -292,11 +292,12 @@ class _Lexer:
     def _brace(self, start: int, end: int, quoted: bool) -> _Part:
         """${...}: a variable, maybe with a default/alternative word; anything fancier is unknown."""
         close = self._close_brace(start + 1, end)
-        inner_start, inner_end = start + 2, max(start + 2, close - 1)
+        inner_start, inner_end = start + 2, close - 1
         inner = self.text[inner_start:inner_end]
         raw = self.text[start:close]
         match = _BRACE_NAME.match(inner)
-        if not match or (inner[0] in "#!" and len(inner) > 1) or self.depth >= MAX_NESTING:
+        unterminated = self.text[close - 1:close] != "}"
+        if unterminated or not match or (inner[0] in "#!" and len(inner) > 1) or self.depth >= MAX_NESTING:
             return self._unknown(start, close)
         rest = inner[match.end():]
         if not rest:
@@ -406,10 +407,11 @@ class _Runner:
                 if _assignment(word):
                     self._assign(word)
         elif name in ("unset", "read"):
-            for word in words[1:]:
-                var = _literal(word)
-                if var and _NAME.fullmatch(var):
-                    self._forget(var) if name == "read" else self.env.pop(var, None)
+            for var in filter(None, map(_literal, words[1:])):
+                if name == "unset":
+                    self.env.pop(var, None)
+                elif _NAME.fullmatch(var):
+                    self._forget(var)
         elif name not in _BUILTINS:
             start = (assigns or words)[0]
             self._invocation(self._expand_words(words), self._loc(start.start, words[-1].end))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 from yaml.constructor import SafeConstructor
+from yaml.reader import Reader, ReaderError
 from yaml.resolver import Resolver
 
 from ..diagnostics import Location
@@ -60,8 +61,9 @@ def load_yaml(path: Path, text: str | None = None) -> Node | None:
         if exc.problem and exc.context:
             reason += f" ({exc.context})"
         raise ReadError(reason, mark and mark.line + 1, mark and mark.column + 1) from None
-    except yaml.reader.ReaderError as exc:
-        line, column = _line_col(text, exc.position)
+    except ReaderError as exc:  # libyaml reports a byte offset: find the character instead
+        bad = Reader.NON_PRINTABLE.search(text)
+        line, column = _line_col(text, bad.start() if bad else exc.position)
         raise ReadError(f"invalid YAML: {exc.reason}", line, column) from None
     except yaml.YAMLError as exc:
         raise ReadError(f"invalid YAML: {exc}") from None
@@ -101,7 +103,7 @@ class _Composer:
     def _count(self, size: int, event: yaml.Event) -> None:
         self.total += size
         if self.total > MAX_NODES:
-            raise ReadError(f"YAML expands to more than {MAX_NODES} values (alias bomb?)", *_start(event))
+            raise ReadError(f"YAML expands to more than {MAX_NODES} values (aliases included); skipped", *_start(event))
 
     def _register(self, event: yaml.Event, built: _Built) -> _Built:
         if event.anchor:
@@ -151,7 +153,7 @@ def _mapping(items: list[_Built], loc: Location) -> _Built:
     own: dict[str, Node] = {}
     merged: dict[str, Node] = {}
     size = 1
-    for key, value in zip(items[0::2], items[1::2]):
+    for key, value in zip(items[0::2], items[1::2], strict=False):
         size += value.size
         if key.merge:
             for source in reversed(_merge_sources(value.node)):  # earlier sources win
@@ -167,13 +169,12 @@ def _start(event: yaml.Event) -> tuple[int, int]:
 
 
 def _resolve_tag(event: yaml.ScalarEvent) -> str:
-    """The scalar's tag; unknown tags resolve like an untagged scalar of the same style."""
-    if event.tag == "!":
-        return _T + "str"
+    """The scalar's tag, as PyYAML's composer resolves it; unknown tags resolve like no tag."""
+    if event.tag in (None, "!"):
+        return _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
     if event.tag in _PLAIN_TAGS or event.tag == _MERGE:
         return event.tag
-    implicit = event.implicit if event.tag is None else (not event.style, False)
-    return _RESOLVER.resolve(yaml.ScalarNode, event.value, implicit)
+    return _RESOLVER.resolve(yaml.ScalarNode, event.value, (not event.style, False))
 
 
 def _scalar_value(tag: str, text: str):
