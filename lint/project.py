@@ -200,7 +200,8 @@ class Project:
                         self._data[key] = load_yaml(path, text)
                 except ReadError as exc:
                     what = "JSON" if kind == "json" else "YAML"
-                    reason = exc.reason if exc.reason.lower().startswith(("invalid", "binary")) else f"invalid {what}: {exc.reason}"
+                    known_prefix = exc.reason.lower().startswith(("invalid", "binary")) or what in exc.reason
+                    reason = exc.reason if known_prefix else f"invalid {what}: {exc.reason}"
                     self.problem(path, reason, exc.line, exc.column)
         return self._data[key]
 

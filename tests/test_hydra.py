@@ -175,7 +175,8 @@ def test_nested_defaults_and_override_entries(tmp_path):
         "model/base.yaml": "defaults:\n  - head: small\nhidden: 768\n",
         "model/head/small.yaml": "num_labels: 2\n",
         "model/head/large.yaml": "num_labels: 60\n",
-        "experiment/big.yaml": "# @package _global_\ndefaults:\n  - override /model/head: large\nmodel:\n  hidden: 1024\n",
+        "experiment/big.yaml": ("# @package _global_\ndefaults:\n  - override /model/head: large\n"
+                                "model:\n  hidden: 1024\n"),
     })
     composed = compose(conf, "config")
     assert composed.problems == []
@@ -195,7 +196,10 @@ def test_option_lists_appends_and_deletions(tmp_path):
 
 
 def test_recursion_is_a_problem(tmp_path):
-    conf = write(tmp_path, {"config.yaml": "defaults:\n  - loop: a\n", "loop/a.yaml": "defaults:\n  - /loop: a\nx: 1\n"})
+    conf = write(tmp_path, {
+        "config.yaml": "defaults:\n  - loop: a\n",
+        "loop/a.yaml": "defaults:\n  - /loop: a\nx: 1\n",
+    })
     composed = compose(conf, "config")
     assert any("recursion" in p.reason for p in composed.problems)
 

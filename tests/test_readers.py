@@ -146,6 +146,7 @@ def test_nested_positions_and_crlf():
     ("a:\n  - b\n c: d\n", 3, 2),
     ("labels: 'LOC\n", 2, 1),
     ("a: 1\nb: \x07\n", 2, 4),
+    ("a: 1\n中文: \x07\n", 2, 5),
 ])
 def test_yaml_error_positions(text, line, column):
     with pytest.raises(ReadError, match="invalid YAML") as info:
@@ -159,7 +160,7 @@ def test_billion_laughs_is_capped_fast():
         prev, cur = chr(96 + i), chr(97 + i)
         lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
     start = time.monotonic()
-    with pytest.raises(ReadError, match="alias bomb"):
+    with pytest.raises(ReadError, match="more than 200000 values"):
         load_yaml(Path("lol.yaml"), "\n".join(lines))
     assert time.monotonic() - start < 1
 
@@ -315,38 +316,7 @@ def test_json_accepts_what_json_loads_accepts(text):
 
 
 # -- shell ----------------------------------------------------------------------------------------
-CLIP_SCRIPT = """\
-#!/usr/bin/env
-# Command: bash run_scripts/muge_finetune_vit-b-16_rbt-base.sh ${DATAPATH}
-
-GPUS_PER_NODE=8
-WORKER_CNT=1
-export MASTER_ADDR=localhost
-export MASTER_PORT=8514
-export RANK=0
-
-export PYTHONPATH=${PYTHONPATH}:`pwd`/cn_clip/
-
-DATAPATH=${1}
-
-# restore options
-resume=${DATAPATH}/pretrained_weights/clip_cn_vit-l-14-336.pt # or specify your customed ckpt path to resume
-ckpt=pretrained/clip_cn_vit-b-16.pt
-reset_optimizer="--reset-optimizer"
-# reset_optimizer=""
-name=muge_finetune_vit-b-16_roberta-base_bs128_8gpu
-vision_model=ViT-B-16
-text_model=RoBERTa-wwm-ext-base-chinese
-
-python3 -m torch.distributed.launch --use_env --nproc_per_node=${GPUS_PER_NODE} --nnodes=${WORKER_CNT} --node_rank=${RANK} \\
-          --master_addr=${MASTER_ADDR} --master_port=${MASTER_PORT} cn_clip/training/main.py \\
-          --resume=${resume} \\
-          ${reset_optimizer} \\
-          --clip-weight-path ${ckpt} \\
-          --name=${name} \\
-          --vision-model=${vision_model} \\
-          --text-model=${text_model}
-"""
+CLIP_SCRIPT = (DATA / "muge_finetune_vit-b-16_rbt-base.sh").read_text(encoding="utf-8")
 
 
 def shell(text: str, name: str = "run.sh"):

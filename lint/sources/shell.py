@@ -362,6 +362,7 @@ class _Runner:
         self.lexer = lexer
         self.facts = facts
         self.env: dict[str, list[_Chunk]] = {}
+        self.depth = 0  # inside if/case/loops: an assignment there may or may not happen
 
     def run(self, tokens: list[_Word | _Op]) -> None:
         words: list[_Word] = []
@@ -386,7 +387,10 @@ class _Runner:
     # -- commands ------------------------------------------------------------------------------
     def _command(self, words: list[_Word]) -> None:
         while words and _literal(words[0]) in _RESERVED:
+            self._nest(_literal(words[0]))
             words = words[1:]
+        if words and _literal(words[0]) in ("for", "select", "case"):
+            self.depth += 1
         if not words:
             return
         first = _literal(words[0])
@@ -416,6 +420,12 @@ class _Runner:
             start = (assigns or words)[0]
             self._invocation(self._expand_words(words), self._loc(start.start, words[-1].end))
 
+    def _nest(self, word: str) -> None:
+        if word in ("if", "while", "until"):
+            self.depth += 1
+        elif word in ("fi", "done", "esac") and self.depth:
+            self.depth -= 1
+
     def _forget(self, name: str) -> None:
         """`name` now holds a value the script cannot know."""
         self.env[name] = [(f"${name}", False)]
@@ -429,6 +439,10 @@ class _Runner:
         value = self._joined(parts)
         if append:
             value = self.env.get(name, []) + value
+        if self.depth:  # conditional: never guess which branch ran
+            self._forget(name)
+            self.facts.assignments[name] = (None, self._loc(word.start, word.end))
+            return
         self.env[name] = value
         text = _text(value)
         self.facts.assignments[name] = (text, self._loc(word.start, word.end))
