@@ -646,6 +646,10 @@ class Evaluator:
                 out.append(val.v)
                 origins.append(val)
         result: Any = out
+        if len(out) >= 2 and not any(v.origins for v in origins) and isinstance(node, cst.List):
+            # a label list written in the code is itself the origin of a count taken from it
+            loc = frame.file.loc(node)
+            origins.append(known(None, (loc.with_note(f"the list at {self.project.display(loc.path)}:{loc.line}, {len(out)} items"),)))
         if isinstance(node, cst.Tuple):
             result = tuple(out)
         elif isinstance(node, cst.Set):
@@ -870,6 +874,8 @@ class Evaluator:
     def getattr(self, base: Val, name: str, frame: Frame) -> Val:
         v = base.v
         if isinstance(v, ExternalRef):
+            if v.qualname == "sys" and name == "argv":
+                return self.sys_argv()
             return known(ExternalRef(f"{v.qualname}.{name}"))
         if isinstance(v, ModuleRef):
             scope = self.modules.get(v.path)
@@ -917,6 +923,16 @@ class Evaluator:
         if base.known:
             return known(BoundMethod(base, name))
         return UNKNOWN
+
+    def sys_argv(self) -> Val:
+        """Known only when a launch script says how the script runs."""
+        if self.scenario.shell is None:
+            return UNKNOWN
+        words = [str(self.scenario.entry)] + [tok.text for tok in self.scenario.argv]
+        if any(w is None for w in words):
+            return UNKNOWN
+        origin = self.scenario.origin.with_note(f"the command line in {self.project.display(self.scenario.shell)}")
+        return known(words, (origin,), "sys.argv")
 
     def getitem(self, base: Val, key: Val, frame: Frame) -> Val:
         if isinstance(base.v, Positioned):
@@ -1297,7 +1313,7 @@ class Evaluator:
             parser = ArgParser()
             if leaf == "HfArgumentParser" and args:
                 classes = self.iterate(args[0], frame) if isinstance(args[0].v, (list, tuple)) else [args[0]]
-                parser.dataclasses = [c.v for c in classes or [] if isinstance(c.v, ClassRef)]
+                parser.dataclasses = [c.v for c in classes or []]  # library ones (TrainingArguments) stay unknown
             return known(parser)
         if q == "copy.deepcopy" and args:
             return fork_value(args[0])
@@ -1437,6 +1453,9 @@ class Evaluator:
             source = args[0]
         instances = []
         for cls in parser.dataclasses:
+            if not isinstance(cls, ClassRef):
+                instances.append(UNKNOWN)
+                continue
             fields = cls.attrs.get("__fields__")
             specs = []
             for fname, default in (fields.v.items() if fields is not None else []):
@@ -1459,8 +1478,6 @@ class Evaluator:
                         value = UNKNOWN
                 inst.attrs[spec.dest] = value
             instances.append(known(inst))
-        if name != "parse_args_into_dataclasses" and len(instances) == 1:
-            return known((instances[0].v,))
         return known(tuple(i.v for i in instances))
 
     # -- Hydra -------------------------------------------------------------------------------
