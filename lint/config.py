@@ -27,10 +27,13 @@ class Settings:
     def enabled(self, code: str) -> bool:
         return _matches(code, self.select) and not _matches(code, self.ignore)
 
-    def ignored_for(self, code: str, rel_path: str) -> bool:
+    def ignored_for(self, code: str, rel_paths: list[str]) -> bool:
+        """`rel_paths`: the file's path relative to each folder patterns may be written against."""
         for pattern, codes in self.per_file_ignores.items():
-            if fnmatch.fnmatch(rel_path, pattern) or fnmatch.fnmatch(rel_path.rsplit("/", 1)[-1], pattern):
-                if _matches(code, codes):
+            if not _matches(code, codes):
+                continue
+            for rel in rel_paths:
+                if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel.rsplit("/", 1)[-1], pattern):
                     return True
         return False
 
@@ -57,8 +60,13 @@ def find_config(start: Path) -> Path | None:
             try:
                 if "ckpt-lint" in _load_toml(candidate).get("tool", {}):
                     return candidate
-            except Exception:
-                continue
+            except Exception as exc:
+                try:
+                    ours = "tool.ckpt-lint" in candidate.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    ours = False
+                if ours:  # our settings are in a file we cannot parse: say so, do not drop them
+                    raise ConfigError(f"{candidate}: cannot read TOML: {exc}") from None
     return None
 
 

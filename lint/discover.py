@@ -29,11 +29,12 @@ def kind_of(path: Path) -> str | None:
 class _Ignores:
     """Stacked .gitignore files (each applies to its own folder and below) plus --exclude globs."""
 
-    def __init__(self, root: Path, excludes: list[str]):
+    def __init__(self, root: Path, excludes: list[str], bases: list[Path]):
         import pathspec
 
         self._pathspec = pathspec
         self.root = root
+        self.bases = list(dict.fromkeys([root, *bases]))  # patterns are relative to any of these
         self.exclude = pathspec.GitIgnoreSpec.from_lines(excludes) if excludes else None
         self.specs: dict[Path, object] = {}
 
@@ -48,11 +49,11 @@ class _Ignores:
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
         if self.exclude is not None:
-            rel = _rel(path, self.root)
-            if rel is not None and self.exclude.match_file(rel + ("/" if is_dir else "")):
-                return True
-            if self.exclude.match_file(path.name + ("/" if is_dir else "")):
-                return True
+            suffix = "/" if is_dir else ""
+            for base in self.bases:
+                rel = _rel(path, base)
+                if rel and self.exclude.match_file(rel + suffix):
+                    return True
         for folder, spec in self.specs.items():
             rel = _rel(path, folder)
             if rel is not None and rel and spec.match_file(rel + ("/" if is_dir else "")):
@@ -71,8 +72,10 @@ def _is_venv(folder: Path) -> bool:
     return (folder / "pyvenv.cfg").is_file() or (folder / "conda-meta").is_dir()
 
 
-def discover(paths: list[Path], *, root: Path, excludes: list[str], force_exclude: bool = False) -> list[SourceFile]:
-    ignores = _Ignores(root, excludes)
+def discover(paths: list[Path], *, root: Path, excludes: list[str], force_exclude: bool = False,
+             bases: list[Path] = ()) -> list[SourceFile]:
+    """Files under `paths`; `excludes` are gitignore-style patterns relative to `root` or any of `bases`."""
+    ignores = _Ignores(root, excludes, list(bases))
     for parent in [root, *root.parents][::-1]:
         ignores.load(parent)
     found: dict[Path, SourceFile] = {}
@@ -101,10 +104,10 @@ def discover(paths: list[Path], *, root: Path, excludes: list[str], force_exclud
     return sorted(found.values(), key=lambda f: str(f.path))
 
 
-def project_root(start: Path) -> Path:
-    """The nearest folder above `start` that looks like a project root (else `start`)."""
+def project_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` that looks like a project root, if any."""
     start = start if start.is_dir() else start.parent
     for folder in [start, *start.parents]:
         if any((folder / marker).exists() for marker in (".git", "pyproject.toml", "setup.py", "setup.cfg")):
             return folder
-    return start
+    return None

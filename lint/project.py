@@ -363,7 +363,14 @@ class Project:
                 self.model(cfg.ref, cfg.base_dirs)
 
     def _raw(self, path: Path) -> bytes | None:
+        """The first bytes of a file for the pre-filter; never blocks on FIFOs or devices."""
+        import stat
+
         try:
+            mode = os.stat(path).st_mode
+            if not stat.S_ISREG(mode):
+                self.problem(path, "not a regular file; skipped")
+                return None
             with open(path, "rb") as fh:
                 return fh.read(8_000_000)
         except OSError as exc:

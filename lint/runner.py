@@ -26,12 +26,17 @@ def run(paths: list[Path], settings: Settings, *, cwd: Path, force_exclude: bool
 
     paths = [p if p.is_absolute() else cwd / p for p in paths]
     only_files = all(p.is_file() for p in paths)
-    # The folder being linted is the project: imports and version pins are looked up there.
-    root = project_root(paths[0]) if only_files else (paths[0] if len(paths) == 1 else cwd)
+    if only_files:  # pre-commit style: the named files, read in the context of their project
+        first = paths[0].resolve()
+        root = project_root(first) or (cwd if cwd in first.parents else first.parent)
+    else:  # the folder being linted is the project: imports and version pins are looked up there
+        root = paths[0].resolve() if len(paths) == 1 else cwd
+    # Patterns may be written relative to the project, the pyproject that holds them, or the cwd.
+    bases = [b for b in (root, settings.source.parent if settings.source else None, cwd) if b is not None]
     scan = [root] if only_files else paths
-    files = discover(scan, root=root, excludes=settings.exclude, force_exclude=force_exclude)
+    files = discover(scan, root=root, excludes=settings.exclude, force_exclude=force_exclude, bases=bases)
     if only_files:  # explicitly named files are read even if excluded, unless --force-exclude
-        named = discover(paths, root=root, excludes=settings.exclude, force_exclude=force_exclude)
+        named = discover(paths, root=root, excludes=settings.exclude, force_exclude=force_exclude, bases=bases)
         files = sorted({f.path: f for f in [*files, *named]}.values(), key=lambda f: str(f.path))
 
     rules = all_rules()
@@ -55,8 +60,8 @@ def run(paths: list[Path], settings: Settings, *, cwd: Path, force_exclude: bool
             warnings.append(f"rule {code} failed: {type(exc).__name__}: {exc}")
             continue
         for finding in produced:
-            rel = _rel(finding.location.path, root)
-            if settings.ignored_for(finding.code, rel) or suppress.suppressed(finding):
+            rels = [_rel(finding.location.path, base) for base in bases]
+            if settings.ignored_for(finding.code, rels) or suppress.suppressed(finding):
                 continue
             if targets is not None and not _touches(finding, targets):
                 continue

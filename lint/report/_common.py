@@ -12,6 +12,12 @@ from typing import IO, Iterable
 from ..diagnostics import Finding, Severity
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """Replace control characters: escape sequences in a file or path must not reach a terminal."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ def severity(finding: Finding) -> Severity:
 
 
 def one_line(text: str) -> str:
-    return _NEWLINE.sub(" ", text)
+    return printable(_NEWLINE.sub(" ", text))
 
 
 def summary_line(findings: Iterable[Finding]) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from ..diagnostics import Finding
-from ._common import Context, display_path, one_line, summary_line, write
+from ._common import Context, display_path, one_line, printable, summary_line, write
 
 
 def line(finding: Finding, ctx: Context) -> str:
     loc = finding.location
-    return f"{display_path(loc.path, ctx.cwd)}:{loc.line}:{loc.column}: {finding.code} {one_line(finding.message)}"
+    return f"{printable(display_path(loc.path, ctx.cwd))}:{loc.line}:{loc.column}: {finding.code} {one_line(finding.message)}"
 
 
 def render(findings: list[Finding], ctx: Context) -> None:

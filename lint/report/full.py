@@ -10,7 +10,7 @@ import os
 import re
 
 from ..diagnostics import Finding, Location, Severity
-from ._common import Context, SourceCache, display_path, severity, summary_line, write
+from ._common import Context, SourceCache, display_path, printable, severity, summary_line, write
 
 Piece = tuple[str, str]
 Line = list[Piece]
@@ -19,12 +19,7 @@ TAB = 4
 MAX_SPAN_LINES = 5  # longer spans show their first and last two lines
 _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold blue"}
 _GUTTER = "bold blue"
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-
-def _printable(text: str) -> str:
-    """Replace control characters (escape sequences in a file must not reach the terminal)."""
-    return _CONTROL.sub("\ufffd", text)
+_printable = printable
 
 
 def use_color(color: bool | None, stream) -> bool:
@@ -47,7 +42,7 @@ def _header(finding: Finding) -> Line:
 
 
 def _position(loc: Location, ctx: Context) -> str:
-    return f"{display_path(loc.path, ctx.cwd)}:{loc.line}:{loc.column}"
+    return f"{printable(display_path(loc.path, ctx.cwd))}:{loc.line}:{loc.column}"
 
 
 def _width(text: str) -> int:

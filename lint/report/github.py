@@ -6,7 +6,7 @@ import os
 from collections import Counter
 
 from ..diagnostics import Finding, Severity
-from ._common import Context, display_path, severity, summary_line, write
+from ._common import Context, display_path, printable, severity, summary_line, write
 
 _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -22,13 +22,13 @@ def escape_property(text: str) -> str:
 
 
 def _message(finding: Finding, ctx: Context) -> str:
-    lines = [finding.message]
+    lines = finding.message.splitlines() or [""]
     for loc in finding.related:
         note = f": {loc.note}" if loc.note else ""
         lines.append(f"related: {display_path(loc.path, ctx.cwd)}:{loc.line}:{loc.column}{note}")
     if finding.fix is not None:
         lines.append(f"help: {finding.fix.message}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def command(finding: Finding, ctx: Context) -> str:
@@ -36,7 +36,7 @@ def command(finding: Finding, ctx: Context) -> str:
     end_line, end_column = loc.end
     title = f"{finding.code} ({finding.name})" if finding.name else finding.code
     props = {
-        "file": display_path(loc.path, ctx.cwd),
+        "file": printable(display_path(loc.path, ctx.cwd)),
         "line": loc.line,
         "col": loc.column,
         "endLine": end_line,
