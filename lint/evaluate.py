@@ -9,11 +9,9 @@ keeps only what both agree on.
 
 from __future__ import annotations
 
-import os
-import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -23,7 +21,6 @@ from .values import (
     UNKNOWN_DATA,
     ArgNamespace,
     ArgParser,
-    ArgSpec,
     BoundMethod,
     Builtin,
     ClassRef,
@@ -43,12 +40,15 @@ from .values import (
     same,
 )
 
+from .evaluate_data import MAX_LOOP, DataCalls
+from .evaluate_libraries import LibraryCalls, LoadEvent, is_hf_external  # noqa: F401 (re-exported)
+
 if TYPE_CHECKING:  # pragma: no cover
     from .project import Project, Scenario
     from .sources.python import PyFile
 
 MAX_DEPTH = 6  # nested project calls followed
-MAX_LOOP = 2000  # iterations unrolled per loop
+
 MAX_STEPS = 200_000  # statements per entry run (guards pathological files)
 
 
@@ -132,41 +132,13 @@ BUILTIN_NAMES = {
     "frozenset", "map", "filter", "any", "all", "getattr", "hasattr", "super", "type",
 }
 
-# Names that mean "a config class" / "a model or tokenizer class" in transformers-like libraries.
-HF_MODULE_PREFIXES = ("transformers", "peft", "sentence_transformers", "modelscope")
-
-
-def is_hf_external(ref: ExternalRef) -> bool:
-    return ref.qualname.split(".")[0] in HF_MODULE_PREFIXES
-
-
-@dataclass
-class LoadEvent:
-    """A `Something.from_pretrained(...)` the evaluator reached, with its evaluated arguments."""
-
-    method: str  # "from_pretrained"
-    cls_name: str  # the class as written (project subclass or library class)
-    hf_bases: tuple[str, ...]  # library classes it is or derives from
-    ref: Val
-    args: list[Val]
-    kwargs: dict[str, Val]  # in call order
-    site: Location
-    call_text: str
-    file: Any
-    node: Any
-    scenario: Any
-    base_dirs: tuple[Path, ...]
-    config: HFConfig | None = None
-    project_class: ClassRef | None = None
-
-
 @dataclass
 class Frame:
     file: "PyFile"
     depth: int
 
 
-class Evaluator:
+class Evaluator(DataCalls, LibraryCalls):
     """One evaluator per scenario (a way the project is launched)."""
 
     def __init__(self, project: "Project", scenario: "Scenario"):
@@ -457,25 +429,24 @@ class Evaluator:
             pass
         cls.attrs = body_scope.vars
         if is_dc:
-            cls.attrs["__fields__"] = known(self._dataclass_fields(node, body_scope, frame))
+            fields, types = self._dataclass_fields(node, body_scope, frame)
+            cls.attrs["__fields__"] = known(fields)
+            cls.attrs["__field_types__"] = known(types)
         return known(cls, (), node.name.value, frame.file.loc(node.name))
 
-    def _dataclass_fields(self, node, body_scope: Scope, frame: Frame) -> dict[str, Val]:
+    def _dataclass_fields(self, node, body_scope: Scope, frame: Frame) -> tuple[dict[str, Val], dict[str, str]]:
+        """Field defaults and annotation texts of a dataclass body."""
         fields: dict[str, Val] = {}
+        types: dict[str, str] = {}
         for stmt in self._body(node):
             if not isinstance(stmt, cst.SimpleStatementLine):
                 continue
             for small in stmt.body:
                 if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
                     name = small.target.value
-                    ann = frame.file.code(small.annotation.annotation)
-                    default = UNKNOWN
-                    if small.value is not None:
-                        default = self._field_default(small.value, body_scope, frame)
-                    default = Val(default.v, default.origins, default.expr, default.site)
-                    default.__dict__["annotation"] = ann
-                    fields[name] = default
-        return fields
+                    types[name] = frame.file.code(small.annotation.annotation)
+                    fields[name] = self._field_default(small.value, body_scope, frame) if small.value is not None else UNKNOWN
+        return fields, types
 
     def _field_default(self, value, scope: Scope, frame: Frame) -> Val:
         if isinstance(value, cst.Call) and frame.file.code(value.func).split(".")[-1] == "field":
@@ -1113,428 +1084,6 @@ class Evaluator:
             return UNKNOWN
         return self.call_data_method(target, name, args, kwargs)
 
-    def call_data_method(self, target: Val, name: str, args: list[Val], kwargs: dict[str, Val]) -> Val:
-        tv = target.v
-        args = [self.plain(a) for a in args]
-        origins = merge_origins(target, *args)
-        if isinstance(tv, list):
-            if name == "append" and len(args) == 1:
-                tv.append(args[0].v)
-                target.origins = origins
-                return known(None)
-            if name == "extend" and len(args) == 1:
-                items = self.iterate(args[0], None)
-                if items is None:
-                    target.v = UNKNOWN_DATA
-                else:
-                    tv.extend(i.v for i in items)
-                    target.origins = origins
-                return known(None)
-            if name == "insert" and len(args) == 2 and args[0].known:
-                tv.insert(args[0].v, args[1].v)
-                target.origins = origins
-                return known(None)
-            if name in ("pop", "remove", "clear", "sort", "reverse"):
-                if all(a.known for a in args) and is_plain(tv):
-                    try:
-                        result = getattr(tv, name)(*[a.v for a in args])
-                        return known(result, origins) if result is not None else known(None)
-                    except Exception:
-                        pass
-                target.v = UNKNOWN_DATA
-                return UNKNOWN
-            if name in ("index", "count", "copy") and all(a.known for a in args):
-                try:
-                    return known(getattr(tv, name)(*[a.v for a in args]), origins)
-                except Exception:
-                    return UNKNOWN
-            return UNKNOWN
-        if isinstance(tv, dict):
-            if name in ("keys", "values", "items"):
-                return known(list(getattr(tv, name)()), origins)
-            if name == "get" and args and args[0].known:
-                if args[0].v in tv:
-                    return known(tv[args[0].v], origins)
-                return args[1] if len(args) > 1 else known(None)
-            if name == "update" and len(args) == 1 and isinstance(args[0].v, dict):
-                tv.update(args[0].v)
-                target.origins = origins
-                return known(None)
-            if name == "setdefault" and args and args[0].known:
-                return known(tv.setdefault(args[0].v, args[1].v if len(args) > 1 else None), origins)
-            if name == "copy":
-                return known(dict(tv), origins)
-            return UNKNOWN
-        if isinstance(tv, str) and name in _STR_METHODS:
-            if not all(a.known and is_plain(a.v) for a in args):
-                return UNKNOWN
-            try:
-                kw = {k: self.plain(x).v for k, x in kwargs.items()}
-                if name == "format":
-                    if not all(is_plain(x) for x in kw.values()):
-                        return UNKNOWN
-                return known(getattr(tv, name)(*[a.v for a in args], **kw), origins)
-            except Exception:
-                return UNKNOWN
-        return UNKNOWN
-
-    def call_positioned_method(self, target: Val, name: str, args: list[Val], frame: Frame) -> Val:
-        pos: Positioned = target.v
-        if name == "get" and args:
-            key = self.plain(args[0])
-            if key.known:
-                child = self.child(target, key.v, frame, attr=False)
-                if child.known:
-                    return child
-                return args[1] if len(args) > 1 else known(None)
-            return UNKNOWN
-        if name in ("keys", "values", "items"):
-            plain = self.plain(target)
-            if isinstance(plain.v, dict):
-                return known(list(getattr(plain.v, name)()), plain.origins)
-        return UNKNOWN
-
-    def call_builtin(self, name: str, args: list[Val], kwargs: dict[str, Val], frame: Frame) -> Val:
-        if name == "len" and len(args) == 1:
-            arg = args[0]
-            if isinstance(arg.v, Positioned):
-                node = arg.v.node
-                if node.is_map or node.is_seq:
-                    origin = arg.origins or (self._origin(arg.v, node),)
-                    return known(len(node.value), origin)
-                return UNKNOWN
-            if isinstance(arg.v, FileHandle):
-                return UNKNOWN
-            if arg.known and isinstance(arg.v, (list, tuple, dict, set, str, frozenset, range)):
-                return known(len(arg.v), arg.origins)
-            return Val(UNKNOWN_DATA, arg.origins)
-        if name == "open":
-            if args:
-                mode = self.plain(args[1]).v if len(args) > 1 else self.plain(kwargs.get("mode", known("r"))).v
-                return known(FileHandle(args[0], mode if isinstance(mode, str) else "r"))
-            return UNKNOWN
-        if name in ("print", "isinstance", "hasattr", "type", "super", "getattr"):
-            return UNKNOWN
-        if name == "range":
-            vals = [self.plain(a) for a in args]
-            if all(v.known and isinstance(v.v, int) for v in vals) and 0 < len(vals) <= 3:
-                r = range(*[v.v for v in vals])
-                if len(r) <= MAX_LOOP:
-                    return known(list(r), merge_origins(*vals))
-            return UNKNOWN
-        if name in ("enumerate", "zip", "sorted", "reversed", "list", "tuple", "set", "frozenset", "dict", "map", "filter"):
-            return self._call_collection(name, args, kwargs, frame)
-        if name in ("int", "float", "str", "bool", "abs", "round", "min", "max", "sum", "any", "all"):
-            vals = [self.plain(a) for a in args]
-            if name in ("min", "max", "sum", "any", "all") and len(vals) == 1:
-                items = self.iterate(vals[0], frame)
-                if items is None:
-                    return Val(UNKNOWN_DATA, vals[0].origins)
-                vals = [known([i.v for i in items], vals[0].origins)]
-            if not vals and name in ("int", "float", "str", "bool"):
-                return known({"int": 0, "float": 0.0, "str": "", "bool": False}[name])
-            if all(v.known and is_plain(v.v) for v in vals):
-                try:
-                    return known(_PY_BUILTINS[name](*[v.v for v in vals]), merge_origins(*vals))
-                except Exception:
-                    return Val(UNKNOWN_DATA, merge_origins(*vals))
-            return Val(UNKNOWN_DATA, merge_origins(*vals))
-        return UNKNOWN
-
-    def _call_collection(self, name: str, args: list[Val], kwargs: dict[str, Val], frame: Frame) -> Val:
-        if name in ("map", "filter"):
-            return UNKNOWN
-        if not args:
-            return known({"list": [], "tuple": (), "set": set(), "frozenset": frozenset(), "dict": {}}.get(name))
-        if name == "dict" and isinstance(self.plain(args[0]).v, dict):
-            return known(dict(self.plain(args[0]).v), args[0].origins)
-        seqs = [self.iterate(a, frame) for a in args]
-        if any(s is None for s in seqs):
-            return Val(UNKNOWN_DATA, merge_origins(*args))
-        origins = merge_origins(*args)
-        values = [[i.v for i in s] for s in seqs]
-        if any(x is UNKNOWN_DATA for seq in values for x in seq) and name in ("sorted", "set", "frozenset", "dict"):
-            return Val(UNKNOWN_DATA, origins)
-        try:
-            if name == "enumerate":
-                start = self.plain(args[1]).v if len(args) > 1 else self.plain(kwargs.get("start", known(0))).v
-                return known([(start + i, x) for i, x in enumerate(values[0])], origins)
-            if name == "zip":
-                return known([tuple(t) for t in zip(*values)], origins)
-            if name == "sorted":
-                reverse = kwargs.get("reverse")
-                if "key" in kwargs:
-                    return Val(UNKNOWN_DATA, origins)
-                return known(sorted(values[0], reverse=bool(reverse and self.plain(reverse).v)), origins)
-            if name == "reversed":
-                return known(list(reversed(values[0])), origins)
-            if name == "list":
-                return known(list(values[0]), origins)
-            if name == "tuple":
-                return known(tuple(values[0]), origins)
-            if name in ("set", "frozenset"):
-                return known(set(values[0]), origins)
-            if name == "dict":
-                return known(dict(values[0]), origins)
-        except Exception:
-            return Val(UNKNOWN_DATA, origins)
-        return UNKNOWN
-
-    # -- library calls -----------------------------------------------------------------------
-    def call_external(self, ref: ExternalRef, args, kwargs, frame: Frame, *, node) -> Val:
-        q = ref.qualname
-        leaf = ref.leaf
-        if leaf in ("from_pretrained", "from_config") and "." in q:
-            cls = ExternalRef(q.rsplit(".", 1)[0])
-            return self.hf_load(known(cls), leaf, args, kwargs, frame, node=node)
-        if q in ("os.path.join", "posixpath.join", "os.path.normpath", "os.path.abspath", "os.path.dirname",
-                 "os.path.basename", "os.path.expanduser", "os.path.realpath"):
-            return self.call_ospath(q.rsplit(".", 1)[-1], args, frame)
-        if q in ("os.getcwd", "pathlib.Path.cwd"):
-            return known(str(self.scenario.cwd), (), "os.getcwd()")
-        if q in ("pathlib.Path", "pathlib.PurePath"):
-            return self.call_ospath("join", args, frame) if args else UNKNOWN
-        if q in ("hydra.utils.get_original_cwd",):
-            return known(str(self.scenario.cwd), (), "hydra.utils.get_original_cwd()")
-        if q in ("hydra.utils.to_absolute_path",) and args:
-            return self.call_ospath("join", [known(str(self.scenario.cwd)), args[0]], frame)
-        if q in ("json.load", "yaml.safe_load", "yaml.load", "yaml.full_load", "yaml.unsafe_load") and args:
-            return self.load_data_file(args[0], frame, kind="json" if q.startswith("json") else "yaml")
-        if q in ("omegaconf.OmegaConf.load",) and args:
-            val = self.load_data_file(known(FileHandle(args[0])), frame, kind="yaml")
-            if isinstance(val.v, Positioned):
-                val.v.attr_access = True
-            return val
-        if q in ("omegaconf.OmegaConf.create",) and args:
-            return args[0]
-        if q in ("omegaconf.OmegaConf.to_container", "omegaconf.OmegaConf.to_object") and args:
-            return self.plain(args[0])
-        if q in ("argparse.ArgumentParser",) or (leaf == "HfArgumentParser"):
-            parser = ArgParser()
-            if leaf == "HfArgumentParser" and args:
-                classes = self.iterate(args[0], frame) if isinstance(args[0].v, (list, tuple)) else [args[0]]
-                parser.dataclasses = [c.v for c in classes or []]  # library ones (TrainingArguments) stay unknown
-            return known(parser)
-        if q == "copy.deepcopy" and args:
-            return fork_value(args[0])
-        cls = ref
-        if is_hf_external(cls) and _is_config_class(leaf):
-            kwargs = {k: self.plain(v) for k, v in kwargs.items()}
-            cfg = HFConfig(leaf, None, dict(kwargs), {}, frame.file.loc(node) if node is not None else None,
-                           frame.file, self.base_dirs(frame), node)
-            self.project.record_config(cfg)
-            return known(cfg)
-        return UNKNOWN
-
-    def call_ospath(self, fn: str, args: list[Val], frame: Frame) -> Val:
-        vals = [self.plain(a) for a in args]
-        if not all(v.known and isinstance(v.v, str) for v in vals) or not vals:
-            return Val(UNKNOWN_DATA, merge_origins(*vals))
-        parts = [v.v for v in vals]
-        origins = merge_origins(*vals)
-        if fn == "join":
-            return known(posixpath.join(*parts) if "\\" not in "".join(parts) else os.path.join(*parts), origins)
-        p = parts[0]
-        if fn == "dirname":
-            return known(os.path.dirname(p), origins)
-        if fn == "basename":
-            return known(os.path.basename(p), origins)
-        if fn in ("abspath", "realpath"):
-            return known(p if os.path.isabs(p) else os.path.join(str(self.scenario.cwd), p), origins)
-        if fn == "normpath":
-            return known(os.path.normpath(p), origins)
-        if fn == "expanduser":
-            return known(p, origins) if not p.startswith("~") else Val(UNKNOWN_DATA, origins)
-        return UNKNOWN
-
-    def read_file_text(self, path_val: Val, frame: Frame | None) -> Val | None:
-        path = self.plain(path_val)
-        if not path.known or not isinstance(path.v, str):
-            return None
-        found = self.project.find_file(path.v, self.base_dirs(frame) if frame else (self.scenario.cwd,))
-        if found is None:
-            return None
-        text = self.project.text(found)
-        if text is None:
-            return None
-        lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-        origin = Location(found, 1, 1, note=f"{self.project.display(found)} ({lines} lines)")
-        return known(text, (origin,))
-
-    def load_data_file(self, handle: Val, frame: Frame, *, kind: str) -> Val:
-        if isinstance(handle.v, FileHandle):
-            path_val = self.plain(handle.v.path)
-        else:
-            path_val = self.plain(handle)
-        if not path_val.known or not isinstance(path_val.v, str):
-            return UNKNOWN
-        found = self.project.find_file(path_val.v, self.base_dirs(frame))
-        if found is None:
-            return UNKNOWN
-        node = self.project.data(found, kind)
-        if node is None:
-            return UNKNOWN
-        return known(Positioned(node, self.project.display(found)), (node.loc.with_note(self.project.display(found)),))
-
-    def base_dirs(self, frame: Frame | None) -> tuple[Path, ...]:
-        dirs = [self.scenario.cwd]
-        if frame is not None:
-            dirs.append(frame.file.path.parent)
-        dirs.append(self.project.root)
-        out: list[Path] = []
-        for d in dirs:
-            if d not in out:
-                out.append(d)
-        return tuple(out)
-
-    # -- argparse / HfArgumentParser -----------------------------------------------------------
-    def call_parser(self, target: Val, name: str, args, kwargs, frame: Frame) -> Val:
-        parser: ArgParser = target.v
-        if name == "add_argument":
-            self._add_argument(parser, args, kwargs, frame)
-            return UNKNOWN
-        if name in ("add_argument_group", "add_mutually_exclusive_group"):
-            return target
-        if name == "set_defaults":
-            for spec in parser.specs:
-                if spec.dest in kwargs:
-                    spec.default = kwargs[spec.dest]
-            return known(None)
-        if name in ("parse_args", "parse_known_args"):
-            ns = self._parse(parser, frame)
-            return known((ns.v, []), ns.origins) if name == "parse_known_args" else ns
-        if name in ("parse_args_into_dataclasses", "parse_yaml_file", "parse_json_file", "parse_dict"):
-            return self._parse_dataclasses(parser, name, args, kwargs, frame)
-        return UNKNOWN
-
-    def _add_argument(self, parser: ArgParser, args, kwargs, frame: Frame) -> None:
-        flags = tuple(a.v for a in args if a.known and isinstance(a.v, str))
-        if not flags:
-            return
-        dest_val = kwargs.get("dest")
-        if dest_val is not None and dest_val.known:
-            dest = dest_val.v
-        else:
-            longs = [f for f in flags if f.startswith("--")]
-            dest = (longs[0] if longs else flags[0]).lstrip("-").replace("-", "_")
-        action = self.plain(kwargs["action"]).v if "action" in kwargs else None
-        if "default" in kwargs:
-            default = kwargs["default"]
-        elif action == "store_true":
-            default = known(False)
-        elif action == "store_false":
-            default = known(True)
-        else:
-            default = known(None)
-        type_val = kwargs.get("type")
-        type_name = None
-        if type_val is not None:
-            tv = type_val.v
-            type_name = tv.name if isinstance(tv, Builtin) else (tv.leaf if isinstance(tv, ExternalRef) else "custom")
-        parser.specs.append(ArgSpec(
-            dest, flags, default, action if isinstance(action, str) else None, type_name,
-            self.plain(kwargs["nargs"]).v if "nargs" in kwargs else None,
-            kwargs.get("const"), default.site,
-        ))
-
-    def _parse(self, parser: ArgParser, frame: Frame) -> Val:
-        overrides = self.scenario.flag_values(parser.specs)
-        fields: dict[str, Val] = {}
-        for spec in parser.specs:
-            fields[spec.dest] = overrides.get(spec.dest, spec.default)
-        return known(ArgNamespace(fields))
-
-    def _parse_dataclasses(self, parser: ArgParser, name: str, args, kwargs, frame: Frame) -> Val:
-        source: Val | None = None
-        if name in ("parse_yaml_file", "parse_json_file"):
-            path = args[0] if args else kwargs.get("yaml_file", kwargs.get("json_file", UNKNOWN))
-            source = self.load_data_file(path, frame, kind="yaml" if "yaml" in name else "json")
-        elif name == "parse_dict" and args:
-            source = args[0]
-        instances = []
-        for cls in parser.dataclasses:
-            if not isinstance(cls, ClassRef):
-                instances.append(UNKNOWN)
-                continue
-            fields = cls.attrs.get("__fields__")
-            specs = []
-            for fname, default in (fields.v.items() if fields is not None else []):
-                ann = default.__dict__.get("annotation", "")
-                specs.append(ArgSpec(fname, (f"--{fname}",), default,
-                                     "bool" if ann.startswith("bool") else None,
-                                     ann.split("[")[0] if ann else None))
-            overrides = self.scenario.flag_values(specs, hf_style=True) if name == "parse_args_into_dataclasses" else {}
-            inst = Instance(cls, {})
-            for spec in specs:
-                value = overrides.get(spec.dest, spec.default)
-                if source is not None:
-                    if isinstance(source.v, Positioned):
-                        child = self.child(source, spec.dest, frame, attr=False)
-                        value = child if child.known else (UNKNOWN if source.v.node.get(spec.dest) is not None else spec.default)
-                    elif isinstance(self.plain(source).v, dict):
-                        data = self.plain(source).v
-                        value = known(data[spec.dest], source.origins) if spec.dest in data else spec.default
-                    else:
-                        value = UNKNOWN
-                inst.attrs[spec.dest] = value
-            instances.append(known(inst))
-        return known(tuple(i.v for i in instances))
-
-    # -- Hydra -------------------------------------------------------------------------------
-    def call_hydra_main(self, func: FuncRef, frame: Frame) -> Val:
-        info = func.hydra or {}
-        file = info.get("__file__") or func.file
-        config_path = self.plain(info.get("config_path", known(None)))
-        config_name = self.plain(info.get("config_name", known(None)))
-        if not (config_name.known and isinstance(config_name.v, str)):
-            cfg = UNKNOWN
-        else:
-            rel = config_path.v if config_path.known and isinstance(config_path.v, str) else ""
-            config_dir = (file.path.parent / rel) if rel else file.path.parent
-            composed = self.project.hydra_compose(config_dir, config_name.v, self.scenario)
-            if composed is None or composed.root is None:
-                cfg = UNKNOWN
-            else:
-                what = f"Hydra config {self.project.display(config_dir / config_name.v)}"
-                cfg = known(Positioned(composed.root, what, composed, True))
-        return self.call_function(func, [cfg], {}, frame)
-
-    # -- transformers ------------------------------------------------------------------------
-    def hf_load(self, cls_val: Val, method: str, args, kwargs, frame: Frame, *, node) -> Val:
-        cls = cls_val.v
-        args = [self.plain(a) for a in args]
-        kwargs = {k: self.plain(v) for k, v in kwargs.items()}
-        if isinstance(cls, ClassRef):
-            hf_bases = tuple(e.leaf for e in cls.external_bases() if is_hf_external(e) or e.leaf.endswith(("Model", "Config")) or "For" in e.leaf)
-            cls_name = cls.name
-            project_class = cls
-        else:
-            if not is_hf_external(cls) and not _looks_hf(cls.leaf):
-                return UNKNOWN
-            hf_bases = (cls.leaf,)
-            cls_name = cls.leaf
-            project_class = None
-        if not hf_bases:
-            return UNKNOWN
-        site = frame.file.loc(node) if node is not None else Location(frame.file.path)
-        ref = args[0] if args else kwargs.get("pretrained_model_name_or_path", kwargs.get("model_name_or_path", UNKNOWN))
-        if method == "from_config":
-            ref = UNKNOWN
-        config_val = kwargs.get("config")
-        if config_val is None and method == "from_config" and args:
-            config_val = args[0]
-        config = config_val.v if config_val is not None and isinstance(config_val.v, HFConfig) else None
-        if any(_is_config_class(b) for b in hf_bases):
-            cfg = HFConfig(cls_name, ref, dict(kwargs), {}, site, frame.file, self.base_dirs(frame), node)
-            self.project.record_config(cfg)
-            return known(cfg)
-        event = LoadEvent(method, cls_name, hf_bases, ref, list(args), dict(kwargs), site,
-                          frame.file.code(node, 120) if node is not None else cls_name, frame.file, node,
-                          self.scenario, self.base_dirs(frame), config, project_class)
-        self.project.record_load(event)
-        return known(HFObject(cls_name, event), (), frame.file.code(node) if node is not None else cls_name, site)
-
-
 def _plain_node(node) -> Any:
     return node.plain()
 
@@ -1549,15 +1098,6 @@ def _dotted(node) -> str:
     if isinstance(node, cst.Attribute):
         return f"{_dotted(node.value)}.{node.attr.value}"
     return ""
-
-
-def _is_config_class(name: str) -> bool:
-    return name.endswith("Config") and not name.endswith("QuantizationConfig") and name not in (
-        "BitsAndBytesConfig", "GenerationConfig", "LoraConfig", "PeftConfig", "TrainingArguments")
-
-
-def _looks_hf(name: str) -> bool:
-    return name.startswith("Auto") or "For" in name or name.endswith(("Model", "Config", "Tokenizer", "TokenizerFast"))
 
 
 _COMPARE = {
@@ -1579,14 +1119,4 @@ _BINOPS = {
     "FloorDivide": lambda a, b: a // b,
     "Modulo": lambda a, b: a % b,
     "Power": lambda a, b: a ** b if abs(b) < 64 else (_ for _ in ()).throw(OverflowError()),
-}
-
-_PY_BUILTINS = {
-    "int": int, "float": float, "str": str, "bool": bool, "abs": abs, "round": round,
-    "min": min, "max": max, "sum": sum, "any": any, "all": all,
-}
-
-_STR_METHODS = {
-    "split", "rsplit", "strip", "lstrip", "rstrip", "lower", "upper", "replace", "join", "format",
-    "startswith", "endswith", "splitlines", "title", "capitalize", "zfill", "removeprefix", "removesuffix",
 }

@@ -12,7 +12,6 @@ is deleted and rebuilt; nothing else in the fixture tree is touched.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 

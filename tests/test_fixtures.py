@@ -3,7 +3,6 @@ must print exactly its expected.txt (concise format; empty = clean). Adding a ca
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 
 from ..diagnostics import Finding, Location, Severity
 from ._common import Context, SourceCache, display_path, printable, severity, summary_line, write
