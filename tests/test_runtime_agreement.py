@@ -45,7 +45,7 @@ def test_runtime_outcome(case_dir, outcomes):
     if load_spec(case_dir)["raises"]:
         assert o.returncode != 0, detail
         assert o.raised_size_mismatch, detail
-        assert "loaded" not in o.stdout, detail
+        assert "loaded" not in o.stdout.splitlines(), detail
     else:
         assert o.returncode == 0, detail
         assert "loaded" in o.stdout.splitlines(), detail
