@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -78,10 +78,3 @@ class ReadProblem:
     reason: str
     line: int | None = None
     column: int | None = None
-
-
-@dataclass
-class RunStats:
-    files_seen: int = 0
-    files_parsed: int = 0
-    extra: dict = field(default_factory=dict)

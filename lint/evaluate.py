@@ -156,7 +156,7 @@ class Evaluator(DataCalls, LibraryCalls):
         if not as_main and key in self.modules:
             return self.modules[key]
         scope = Scope(None, file)
-        scope.vars["__name__"] = known("__main__" if as_main else _module_name(file.path))
+        scope.vars["__name__"] = known("__main__" if as_main else file.path.stem)
         scope.vars["__file__"] = known(str(file.path))
         if not as_main:
             self.modules[key] = scope
@@ -760,7 +760,7 @@ class Evaluator(DataCalls, LibraryCalls):
         """Positioned data as plain python, keeping its origin."""
         if isinstance(val.v, Positioned):
             node = val.v.node
-            return Val(_plain_node(node), val.origins or (self._origin(val.v, node),), val.expr, val.site)
+            return Val(node.plain(), val.origins or (self._origin(val.v, node),), val.expr, val.site)
         return val
 
     def _origin(self, pos: Positioned, node, key: str = "") -> Location:
@@ -1083,13 +1083,6 @@ class Evaluator(DataCalls, LibraryCalls):
             self.project.record_method(self, tv, name, args, kwargs, frame, node)
             return UNKNOWN
         return self.call_data_method(target, name, args, kwargs)
-
-def _plain_node(node) -> Any:
-    return node.plain()
-
-
-def _module_name(path: Path) -> str:
-    return path.stem
 
 
 def _dotted(node) -> str:

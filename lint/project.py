@@ -138,10 +138,8 @@ class Project:
         self._py: dict[Path, Any] = {}
         self._text: dict[Path, str | None] = {}
         self._data: dict[tuple[Path, str], Any] = {}
-        self._shell: dict[Path, Any] = {}
         self._resolver = resolver
         self._pins: dict | None = None
-        self.inputs: dict[Path, set[Path]] = {}  # entry file -> files its analysis read
 
     # -- small services for the evaluator ---------------------------------------------------
     def display(self, path: Path) -> str:
@@ -417,7 +415,6 @@ class Project:
             except Exception as exc:  # a reader bug must not hide the other files' findings
                 self.problem(source.path, f"could not read shell script: {exc}")
                 continue
-            self._shell[source.path] = facts
             for inv in facts.invocations:
                 target, cwd = self._invocation_target(inv, source.path)
                 if target is not None:
@@ -442,6 +439,3 @@ class Project:
                         found = found.parent / "__main__.py"
                     return found, base
         return None, shell_path.parent
-
-    def shell_facts(self, path: Path):
-        return self._shell.get(path)

@@ -43,10 +43,6 @@ class Val:
 UNKNOWN = Val(UNKNOWN_DATA)
 
 
-def unknown() -> Val:
-    return UNKNOWN
-
-
 def known(v: Any, origins=(), expr: str = "", site: Location | None = None) -> Val:
     return Val(v, tuple(origins), expr, site)
 
