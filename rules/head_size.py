@@ -252,11 +252,31 @@ def custom_head(cls) -> tuple[str, Count | None] | None:
             key = f"{target.attr.value}.weight"
             if code in ("config.num_labels", "self.num_labels", "self.config.num_labels"):
                 return key, None
-            if isinstance(rows, cst.Integer):
-                n = int(rows.value)
-                return key, Count(n, f"nn.Linear(..., {n}) in {cls.name}.__init__")
-            return None  # a head sized by something we do not follow
+            n = _constant_rows(rows, init.v.env)
+            if n is None:
+                return None  # a head sized by something we do not follow
+            loc = klass.file.loc(value)
+            return key, Count(n, f"nn.Linear(..., {code}) = {n} rows in {cls.name}.__init__",
+                              (loc.with_note(f"head built here: {klass.file.code(value)}"),))
     return None
+
+
+def _constant_rows(rows, env) -> int | None:
+    """Rows given as a literal, a module constant, or len() of a module-level list."""
+    if isinstance(rows, cst.Integer):
+        return int(rows.value)
+    target, use_len = rows, False
+    if (isinstance(rows, cst.Call) and isinstance(rows.func, cst.Name) and rows.func.value == "len"
+            and len(rows.args) == 1):
+        target, use_len = rows.args[0].value, True
+    if not isinstance(target, cst.Name) or env is None:
+        return None
+    val = env.lookup(target.value)
+    if val is None or not val.known:
+        return None
+    if use_len:
+        return len(val.v) if isinstance(val.v, (list, tuple, dict)) else None
+    return val.v if isinstance(val.v, int) and not isinstance(val.v, bool) else None
 
 
 def _walk(node):

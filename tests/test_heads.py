@@ -90,12 +90,23 @@ def test_project_subclass_with_its_own_linear_head(tmp_path):
                 self.bert = BertModel(config)
                 self.classifier = nn.Linear(config.hidden_size, 5)
 
+        TAGS = ["O", "B-PER", "I-PER"]
+
+        class ConstantHead(BertPreTrainedModel):
+            def __init__(self, config):
+                super().__init__(config)
+                self.bert = BertModel(config)
+                self.classifier = nn.Linear(config.hidden_size, len(TAGS))
+
         a = BertNer.from_pretrained("ck", num_labels=10)
         b = BertNer.from_pretrained("ck", num_labels=60)
         c = FixedHead.from_pretrained("ck")
+        d = ConstantHead.from_pretrained("ck", num_labels=60)
         """)
     lines = sorted((f.location.line, f.message.split(" (")[0]) for f in found)
-    assert lines == [(17, "BertNer head has 10 labels"), (19, "FixedHead head has 5 labels")]
+    assert lines == [(25, "BertNer head has 10 labels"), (27, "FixedHead head has 5 labels"),
+                     (28, "ConstantHead head has 3 labels")]
+    assert "nn.Linear(..., len(TAGS)) = 3 rows" in found[-1].message
 
 
 def test_remote_code_models_are_not_guessed(tmp_path):
