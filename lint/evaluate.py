@@ -69,6 +69,10 @@ class _Dead(Exception):
     """The path raised: whatever follows on it never runs."""
 
 
+class _LoopUncertain(Exception):
+    """A break/continue ran on only some paths: the loop's effect is not known."""
+
+
 class _Budget(Exception):
     pass
 
@@ -165,7 +169,7 @@ class Evaluator(DataCalls, LibraryCalls):
         self.executing.add(key)
         try:
             self.exec_block(file.module.body, scope, Frame(file, 0))
-        except (_Return, _Break, _Continue, _Dead, _Budget, RecursionError):
+        except (_Return, _Break, _Continue, _Dead, _Budget, _LoopUncertain, RecursionError):
             pass
         finally:
             self.executing.discard(key)
@@ -290,6 +294,7 @@ class Evaluator(DataCalls, LibraryCalls):
         """Run each body on a fork; keep what all surviving branches agree on."""
         survivors: list[Scope] = []
         returned: list[Val] = []
+        jumps: list[type] = []
         for body in bodies:
             branch = scope.fork()
             try:
@@ -299,8 +304,12 @@ class Evaluator(DataCalls, LibraryCalls):
                 pass
             except _Return as ret:
                 returned.append(ret.value)
-            except (_Break, _Continue):
-                survivors.append(branch)
+            except (_Break, _Continue) as jump:
+                jumps.append(type(jump))
+        if jumps:
+            if not survivors and not returned and len(set(jumps)) == 1:
+                raise jumps[0]()  # every path breaks (or continues) the same way
+            raise _LoopUncertain()
         if not survivors:
             if returned:
                 raise _Return(returned[0] if all(same(returned[0], r) for r in returned) else UNKNOWN)
@@ -323,27 +332,42 @@ class Evaluator(DataCalls, LibraryCalls):
         if items is None or len(items) > MAX_LOOP:
             self.exec_unknown_loop(body, scope, frame, target=stmt.target)
             return
-        for item in items:
-            self.assign(stmt.target, item, scope, frame)
-            try:
-                self.exec_block(body, scope, frame)
-            except _Break:
-                return
-            except _Continue:
-                continue
+        before = scope.fork()
+        try:
+            for item in items:
+                self.assign(stmt.target, item, scope, frame)
+                try:
+                    self.exec_block(body, scope, frame)
+                except _Break:
+                    return
+                except _Continue:
+                    continue
+        except _LoopUncertain:  # some iteration may have stopped early: redo it as an unknown loop
+            scope.vars = before.vars
+            self.exec_unknown_loop(body, scope, frame, target=stmt.target)
+            return
         if stmt.orelse is not None:
             self.exec_block(self._body(stmt.orelse), scope, frame)
 
     def exec_unknown_loop(self, body, scope: Scope, frame: Frame, target=None) -> None:
+        """A loop whose iterations we cannot count: run the body once on a fork and keep what did
+        not change; if the body stopped early, everything it may write becomes unknown."""
         branch = scope.fork()
         if target is not None:
             self.assign(target, UNKNOWN, branch, frame)
+        completed = False
         try:
             self.exec_block(body, branch, frame)
-        except (_Break, _Continue, _Dead):
+            completed = True
+        except (_Break, _Continue, _Dead, _LoopUncertain):
             pass
         except _Return as ret:
             self._mark_maybe_returned([ret.value])
+        if not completed:
+            for name in _names_written(body):
+                val = branch.vars.get(name)
+                if val is not None and not isinstance(val.v, (ModuleRef, ExternalRef, FuncRef, ClassRef)):
+                    branch.vars[name] = UNKNOWN
         scope.join(branch)
 
     def exec_try(self, stmt, scope: Scope, frame: Frame) -> None:
@@ -990,7 +1014,7 @@ class Evaluator(DataCalls, LibraryCalls):
             result = ret.value
         except _Dead:
             result = UNKNOWN
-        except (_Break, _Continue):
+        except (_Break, _Continue, _LoopUncertain):
             result = UNKNOWN
         finally:
             ctx = self.call_stack.pop()
@@ -1083,6 +1107,37 @@ class Evaluator(DataCalls, LibraryCalls):
             self.project.record_method(self, tv, name, args, kwargs, frame, node)
             return UNKNOWN
         return self.call_data_method(target, name, args, kwargs)
+
+
+def _names_written(body) -> set[str]:
+    """Names a block may rebind or mutate: assignment targets and receivers of methods/items."""
+    names: set[str] = set()
+
+    def base_name(expr) -> None:
+        while isinstance(expr, (cst.Attribute, cst.Subscript)):
+            expr = expr.value
+        if isinstance(expr, cst.Name):
+            names.add(expr.value)
+        elif isinstance(expr, (cst.Tuple, cst.List)):
+            for el in expr.elements:
+                base_name(el.value)
+        elif isinstance(expr, cst.StarredElement):
+            base_name(expr.value)
+
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            names.add(node.name.value)
+            continue
+        if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
+            base_name(node.target)
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            base_name(node.asname.name)
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            base_name(node.func.value)
+        stack.extend(node.children)
+    return names
 
 
 def _dotted(node) -> str:

@@ -265,3 +265,29 @@ def test_scanned_code_is_never_executed(tmp_path):
         AutoModel.from_pretrained("m")
         """})
     assert not marker.exists()
+
+
+def test_a_break_or_continue_on_an_unknown_condition_makes_the_loop_unknown(tmp_path):
+    project = analyze(tmp_path, {"train.py": """
+        import os
+        from transformers import AutoModelForSequenceClassification
+        names = ["a", "b", "STOP", "c"]
+        stop = os.environ.get("STOP")
+        kept, skipped, always = [], [], []
+        for n in names:
+            if n == stop:
+                break
+            kept.append(n)
+        for n in names:
+            if n == stop:
+                continue
+            skipped.append(n)
+        for n in names:
+            if n == "STOP":
+                break
+            always.append(n)
+        AutoModelForSequenceClassification.from_pretrained("m", num_labels=len(kept))
+        AutoModelForSequenceClassification.from_pretrained("m", num_labels=len(skipped))
+        AutoModelForSequenceClassification.from_pretrained("m", num_labels=len(always))
+        """})
+    assert values(project, "num_labels") == ["UNKNOWN", "UNKNOWN", 2]
