@@ -148,7 +148,8 @@ class Evaluator(DataCalls, LibraryCalls):
     def __init__(self, project: "Project", scenario: "Scenario"):
         self.project = project
         self.scenario = scenario
-        self.modules: dict[Path, Scope] = {}
+        # Imported modules run once per launch scenario; plain runs share one table across files.
+        self.modules: dict[Path, Scope] = project.module_scopes(scenario)
         self.executing: set[Path] = set()
         self.call_stack: list[Any] = []
         self.steps = 0
@@ -248,7 +249,7 @@ class Evaluator(DataCalls, LibraryCalls):
                     current.origins = merge_origins(current, right, *items)
             else:
                 result = self.binop(op, current, right)
-                self.assign(node.target, result.with_expr(frame.file.code(node), frame.file.loc(node)), scope, frame)
+                self.assign(node.target, result.with_expr(frame.file.code(node), frame.file.lazy_loc(node)), scope, frame)
         elif isinstance(node, cst.Expr):
             self.eval(node.value, scope, frame)
         elif isinstance(node, cst.Return):
@@ -438,7 +439,7 @@ class Evaluator(DataCalls, LibraryCalls):
                             hydra[arg.keyword.value] = self.eval(arg.value, scope, frame)
                 hydra["__file__"] = frame.file
         func = FuncRef(frame.file, node, scope, None, tuple(decorators), hydra)
-        return known(func, (), node.name.value, frame.file.loc(node.name))
+        return known(func, (), node.name.value, frame.file.lazy_loc(node.name))
 
     def make_class(self, node, scope: Scope, frame: Frame) -> Val:
         bases = [self.eval(arg.value, scope, frame) for arg in node.bases if arg.keyword is None]
@@ -456,7 +457,7 @@ class Evaluator(DataCalls, LibraryCalls):
             fields, types = self._dataclass_fields(node, body_scope, frame)
             cls.attrs["__fields__"] = known(fields)
             cls.attrs["__field_types__"] = known(types)
-        return known(cls, (), node.name.value, frame.file.loc(node.name))
+        return known(cls, (), node.name.value, frame.file.lazy_loc(node.name))
 
     def _dataclass_fields(self, node, body_scope: Scope, frame: Frame) -> tuple[dict[str, Val], dict[str, str]]:
         """Field defaults and annotation texts of a dataclass body."""
@@ -476,12 +477,12 @@ class Evaluator(DataCalls, LibraryCalls):
         if isinstance(value, cst.Call) and frame.file.code(value.func).split(".")[-1] == "field":
             for arg in value.args:
                 if arg.keyword is not None and arg.keyword.value == "default":
-                    return self.eval(arg.value, scope, frame).with_expr(frame.file.code(arg.value), frame.file.loc(arg.value))
+                    return self.eval(arg.value, scope, frame).with_expr(frame.file.code(arg.value), frame.file.lazy_loc(arg.value))
                 if arg.keyword is not None and arg.keyword.value == "default_factory":
                     factory = self.eval(arg.value, scope, frame)
                     return self.call(factory, [], {}, frame, node=None)
             return known(None)
-        return self.eval(value, scope, frame).with_expr(frame.file.code(value), frame.file.loc(value))
+        return self.eval(value, scope, frame).with_expr(frame.file.code(value), frame.file.lazy_loc(value))
 
     # -- assignment --------------------------------------------------------------------------
     def assign(self, target, val: Val, scope: Scope, frame: Frame) -> None:
@@ -502,7 +503,7 @@ class Evaluator(DataCalls, LibraryCalls):
             if isinstance(obj.v, Instance):
                 obj.v.attrs[name] = val
             elif isinstance(obj.v, HFConfig):
-                obj.v.attrs[name] = val.with_expr(val.expr or frame.file.code(target), val.site or frame.file.loc(target))
+                obj.v.attrs[name] = val.with_expr(val.expr or frame.file.code(target), val.site or frame.file.lazy_loc(target))
             elif isinstance(obj.v, ArgNamespace):
                 obj.v.fields[name] = val
             elif isinstance(obj.v, ClassRef):
@@ -569,7 +570,7 @@ class Evaluator(DataCalls, LibraryCalls):
         if isinstance(node, cst.BinaryOperation):
             left = self.eval(node.left, scope, frame)
             right = self.eval(node.right, scope, frame)
-            return self.binop(type(node.operator).__name__, left, right).with_expr(file.code(node), file.loc(node))
+            return self.binop(type(node.operator).__name__, left, right).with_expr(file.code(node), file.lazy_loc(node))
         if isinstance(node, cst.UnaryOperation):
             val = self.eval(node.expression, scope, frame)
             op = type(node.operator).__name__
@@ -622,7 +623,7 @@ class Evaluator(DataCalls, LibraryCalls):
                 return Val(UNKNOWN_DATA, merge_origins(*vals, val))
             vals.append(val)
             parts.append(str(val.v) if part.conversion != "r" else repr(val.v))
-        return known("".join(parts), merge_origins(*vals), frame.file.code(node), frame.file.loc(node))
+        return known("".join(parts), merge_origins(*vals), frame.file.code(node), frame.file.lazy_loc(node))
 
     def eval_sequence(self, node, scope: Scope, frame: Frame) -> Val:
         out: list[Any] = []
@@ -643,15 +644,15 @@ class Evaluator(DataCalls, LibraryCalls):
         result: Any = out
         if len(out) >= 2 and not any(v.origins for v in origins) and isinstance(node, cst.List):
             # a label list written in the code is itself the origin of a count taken from it
-            loc = frame.file.loc(node)
-            origins.append(known(None, (loc.with_note(f"the list at {self.project.display(loc.path)}:{loc.line}, {len(out)} items"),)))
+            note = f"a list of {len(out)} items in {self.project.display(frame.file.path)}"
+            origins.append(known(None, (frame.file.lazy_loc(node, note),)))
         if isinstance(node, cst.Tuple):
             result = tuple(out)
         elif isinstance(node, cst.Set):
             if not all(is_plain(x) for x in out):
                 return Val(UNKNOWN_DATA, merge_origins(*origins))
             result = set(out)
-        return known(result, merge_origins(*origins), frame.file.code(node), frame.file.loc(node))
+        return known(result, merge_origins(*origins), frame.file.code(node), frame.file.lazy_loc(node))
 
     def eval_dict(self, node, scope: Scope, frame: Frame) -> Val:
         out: dict[Any, Any] = {}
@@ -670,7 +671,7 @@ class Evaluator(DataCalls, LibraryCalls):
             val = self.plain(self.eval(el.value, scope, frame))
             out[key.v] = val.v
             origins.extend((key, val))
-        return known(out, merge_origins(*origins), frame.file.code(node), frame.file.loc(node))
+        return known(out, merge_origins(*origins), frame.file.code(node), frame.file.lazy_loc(node))
 
     def eval_comprehension(self, node, scope: Scope, frame: Frame) -> Val:
         inner = Scope(scope, frame.file)
@@ -704,7 +705,7 @@ class Evaluator(DataCalls, LibraryCalls):
 
         if not run(node.for_in):
             return Val(UNKNOWN_DATA, merge_origins(*sources))
-        expr, site = frame.file.code(node), frame.file.loc(node)
+        expr, site = frame.file.code(node), frame.file.lazy_loc(node)
         all_vals = [r[0] for r in results] + [r[1] for r in results if r[1] is not None]
         origins = merge_origins(*sources, *all_vals)
         if isinstance(node, cst.DictComp):
@@ -760,12 +761,12 @@ class Evaluator(DataCalls, LibraryCalls):
             base = self.plain(base)
             if base.known and isinstance(base.v, (list, tuple, str)):
                 try:
-                    return known(base.v[slice(*bounds)], base.origins, frame.file.code(node), frame.file.loc(node))
+                    return known(base.v[slice(*bounds)], base.origins, frame.file.code(node), frame.file.lazy_loc(node))
                 except Exception:
                     return UNKNOWN
             return UNKNOWN
         key = self.plain(self.eval(sl.value, scope, frame))
-        return self.getitem(base, key, frame).with_expr(frame.file.code(node), frame.file.loc(node))
+        return self.getitem(base, key, frame).with_expr(frame.file.code(node), frame.file.lazy_loc(node))
 
     # -- value helpers -----------------------------------------------------------------------
     def truth(self, val: Val) -> bool | None:
@@ -956,7 +957,7 @@ class Evaluator(DataCalls, LibraryCalls):
         for arg in node.args:
             val = self.eval(arg.value, scope, frame)
             if not val.expr:
-                val = val.with_expr(frame.file.code(arg.value), frame.file.loc(arg.value))
+                val = val.with_expr(frame.file.code(arg.value), frame.file.lazy_loc(arg.value))
             if arg.star == "*":
                 items = self.iterate(val, frame)
                 if items is None:
@@ -976,7 +977,7 @@ class Evaluator(DataCalls, LibraryCalls):
                 args.append(val)
         result = self.call(func, args, kwargs, frame, node=node)
         if result.known and not result.expr:
-            result = result.with_expr(frame.file.code(node), frame.file.loc(node))
+            result = result.with_expr(frame.file.code(node), frame.file.lazy_loc(node))
         return result
 
     def call(self, func: Val, args: list[Val], kwargs: dict[str, Val], frame: Frame, *, node) -> Val:

@@ -106,7 +106,7 @@ class LibraryCalls:
         cls = ref
         if is_hf_external(cls) and _is_config_class(leaf):
             kwargs = {k: self.plain(v) for k, v in kwargs.items()}
-            cfg = HFConfig(leaf, None, dict(kwargs), {}, frame.file.loc(node) if node is not None else None,
+            cfg = HFConfig(leaf, None, dict(kwargs), {}, frame.file.lazy_loc(node) if node is not None else None,
                            frame.file, self.base_dirs(frame), node)
             self.project.record_config(cfg)
             return known(cfg)
@@ -303,7 +303,7 @@ class LibraryCalls:
             project_class = None
         if not hf_bases:
             return UNKNOWN
-        site = frame.file.loc(node) if node is not None else Location(frame.file.path)
+        site = frame.file.lazy_loc(node) if node is not None else Location(frame.file.path)
         ref = args[0] if args else kwargs.get("pretrained_model_name_or_path", kwargs.get("model_name_or_path", UNKNOWN))
         if method == "from_config":
             ref = UNKNOWN

@@ -134,6 +134,8 @@ class Project:
         self._problem_keys: set[tuple] = set()
         self.events: list[Any] = []
         self.configs: list[Any] = []
+        self.warnings: list[str] = []  # our own failures, shown on stderr; never fatal
+        self._module_scopes: dict = {}
         self.method_calls: list[Any] = []
         self._py: dict[Path, Any] = {}
         self._text: dict[Path, str | None] = {}
@@ -277,6 +279,10 @@ class Project:
             self.problem(problem.path, problem.reason, problem.line, problem.column)
         return composed
 
+    def module_scopes(self, scenario: Scenario) -> dict:
+        key = id(scenario) if scenario.shell is not None else None
+        return self._module_scopes.setdefault(key, {})
+
     def record_load(self, event) -> None:
         self.events.append(event)
 
@@ -343,12 +349,15 @@ class Project:
             # argparse defaults alone are only how it runs when nothing launches it.
             scenarios = launches.get(source.path) or [Scenario(source.path, source.path.parent)]
             visited: set[int] = set()
-            for scenario in scenarios:
-                evaluator = Evaluator(self, scenario)
-                evaluator.run_module(file, as_main=True)
-                visited |= evaluator.visited_funcs
-                last = evaluator
-            self._run_unreached(file, last, visited)
+            try:
+                for scenario in scenarios:
+                    evaluator = Evaluator(self, scenario)
+                    evaluator.run_module(file, as_main=True)
+                    visited |= evaluator.visited_funcs
+                self._run_unreached(file, evaluator, visited)
+            except Exception as exc:  # an evaluator bug must not hide the other files' findings
+                self.warnings.append(f"internal error while analysing {self.display(source.path)}: "
+                                     f"{type(exc).__name__}: {exc} (please report it)")
         self._resolve_references()
 
     def _resolve_references(self) -> None:

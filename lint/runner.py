@@ -47,6 +47,7 @@ def run(paths: list[Path], settings: Settings, *, cwd: Path, force_exclude: bool
 
     project = Project(root, files, display_base=cwd)
     project.analyze()
+    warnings.extend(project.warnings)
     suppress = Suppressions(project.text)
     targets = {os.path.realpath(p) for p in paths} if only_files else None
 

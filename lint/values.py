@@ -7,7 +7,6 @@ saying how it was computed. `UNKNOWN` is a value too: the evaluator never guesse
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,10 +76,21 @@ def same(a: Val, b: Val) -> bool:
         return False
 
 
+def _copy_data(v: Any) -> Any:
+    """Copy containers; share everything else (functions, classes, library objects)."""
+    if isinstance(v, list):
+        return [_copy_data(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _copy_data(x) for k, x in v.items()}
+    if isinstance(v, set):
+        return set(v)
+    return v
+
+
 def fork_value(val: Val) -> Val:
     """A copy whose mutable data is independent (used when branches diverge)."""
     if isinstance(val.v, (list, dict, set)):
-        return Val(copy.deepcopy(val.v), val.origins, val.expr, val.site)
+        return Val(_copy_data(val.v), val.origins, val.expr, val.site)
     if isinstance(val.v, (Instance, ArgNamespace, HFConfig)):
         return Val(val.v.fork(), val.origins, val.expr, val.site)
     return val

@@ -47,6 +47,9 @@ class PyFile:
             self.path, rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1, note
         )
 
+    def lazy_loc(self, node, note: str = "") -> "LazyLocation":
+        return LazyLocation(self, node, note)
+
     def code(self, node, limit: int = 80) -> str:
         text = " ".join(self.module.code_for_node(node).split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -79,3 +82,43 @@ def _syntax_error(exc, text: str) -> tuple[str, int | None, int | None]:
     if re.search(r"^\s*(print\s+[^(\s=]|exec\s+[\"'])", text, re.M) or re.search(r"except\s+\w+\s*,\s*\w+\s*:", text):
         hint = " (Python 2 syntax?)"
     return f"invalid Python syntax{hint}: {detail}", line, col
+
+
+class LazyLocation(Location):
+    """A node's location, resolved only when something reads its line or column: positions cost a
+    code generation pass over the whole file, and most values the evaluator computes are never shown."""
+
+    def __init__(self, file: PyFile, node, note: str = ""):  # noqa: D107 - no dataclass __init__
+        object.__setattr__(self, "_file", file)
+        object.__setattr__(self, "_node", node)
+        object.__setattr__(self, "_note", note)
+        object.__setattr__(self, "_resolved", None)
+
+    def _loc(self) -> Location:
+        if self._resolved is None:
+            object.__setattr__(self, "_resolved", self._file.loc(self._node))
+        return self._resolved
+
+    path = property(lambda self: self._file.path)
+    line = property(lambda self: self._loc().line)
+    column = property(lambda self: self._loc().column)
+    end_line = property(lambda self: self._loc().end_line)
+    end_column = property(lambda self: self._loc().end_column)
+    note = property(lambda self: self._note)
+
+    def with_note(self, note: str) -> "LazyLocation":
+        return LazyLocation(self._file, self._node, note)
+
+    def __hash__(self) -> int:
+        return hash((self._file.path, id(self._node), self._note))
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, LazyLocation):
+            return self._node is other._node and self._note == other._note
+        if isinstance(other, Location):
+            return (self.path, self.line, self.column, self.end_line, self.end_column, self.note) == (
+                other.path, other.line, other.column, other.end_line, other.end_column, other.note)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"LazyLocation({self.path}, {self._node.__class__.__name__}, note={self._note!r})"
