@@ -124,10 +124,24 @@ class Scope:
 
 
 def _joined(vals: list[Val]) -> Val:
-    objs = [v for v in vals if isinstance(v.v, (HFObject, HFConfig))]
-    if objs and len(objs) == len(vals):
-        return vals[-1]  # both branches loaded something: keep the object (events are recorded)
+    if all(isinstance(v.v, HFObject) for v in vals):
+        return vals[-1]  # every branch loaded a model: keep one (each load is recorded as an event)
+    if all(isinstance(v.v, HFConfig) for v in vals) and all(_same_config(vals[0].v, v.v) for v in vals[1:]):
+        return vals[0]
     return Val(UNKNOWN_DATA, merge_origins(*vals))
+
+
+def _same_config(a: HFConfig, b: HFConfig) -> bool:
+    """Two config objects built alike (same class, reference, keywords and later attributes)."""
+    if a is b:
+        return True
+    if a.cls_name != b.cls_name or (a.ref is None) != (b.ref is None):
+        return False
+    if a.ref is not None and not same(a.ref, b.ref):
+        return False
+    return all(
+        x.keys() == y.keys() and all(same(x[k], y[k]) for k in x) for x, y in ((a.kwargs, b.kwargs), (a.attrs, b.attrs))
+    )
 
 
 BUILTIN_NAMES = {

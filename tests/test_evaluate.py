@@ -291,3 +291,22 @@ def test_a_break_or_continue_on_an_unknown_condition_makes_the_loop_unknown(tmp_
         AutoModelForSequenceClassification.from_pretrained("m", num_labels=len(always))
         """})
     assert values(project, "num_labels") == ["UNKNOWN", "UNKNOWN", 2]
+
+
+def test_configs_built_differently_on_undecidable_branches_are_unknown(tmp_path):
+    project = analyze(tmp_path, {"train.py": """
+        import os
+        from transformers import AutoConfig, AutoModelForSequenceClassification
+        if os.environ.get("TASK") == "sst5":
+            config = AutoConfig.from_pretrained("ck", num_labels=5)
+        else:
+            config = AutoConfig.from_pretrained("ck", num_labels=2)
+        if os.environ.get("FAST"):
+            same = AutoConfig.from_pretrained("ck", num_labels=3)
+        else:
+            same = AutoConfig.from_pretrained("ck", num_labels=3)
+        a = AutoModelForSequenceClassification.from_pretrained("ck", config=config)
+        b = AutoModelForSequenceClassification.from_pretrained("ck", config=same)
+        """})
+    assert [e.config is None for e in project.events] == [True, False]
+    assert project.events[1].config.kwargs["num_labels"].v == 3
