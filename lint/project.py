@@ -141,7 +141,7 @@ class Project:
         self._text: dict[Path, str | None] = {}
         self._data: dict[tuple[Path, str], Any] = {}
         self._resolver = resolver
-        self._pins: dict | None = None
+        self._pins: dict[Path, dict] = {}
 
     # -- small services for the evaluator ---------------------------------------------------
     def display(self, path: Path) -> str:
@@ -261,7 +261,7 @@ class Project:
         from .sources.hydra import compose
 
         overrides, locs = scenario.hydra_overrides()
-        pin = self.pins().get("hydra-core")
+        pin = self.pins(config_dir).get("hydra-core")
         version = None
         if pin is not None and pin.version:
             try:
@@ -313,20 +313,27 @@ class Project:
                 self.problem(problem.path, problem.reason, problem.line, problem.column)
         return facts
 
-    def pins(self) -> dict:
-        if self._pins is None:
-            from .versions import find_pins
+    def pins(self, near: Path | None = None) -> dict:
+        """Version pins of the project a file belongs to: the nearest folder (from the file up to
+        the linted root) that pins anything, so each sub-project of a monorepo keeps its own."""
+        from .versions import find_pins
 
-            try:
-                self._pins = find_pins(self.root)
-            except Exception:
-                self._pins = {}
-        return self._pins
+        folder = near if near is None or near.is_dir() else near.parent
+        chain = [folder, *folder.parents] if folder is not None and (folder == self.root or self.root in folder.parents) else []
+        for candidate in [*chain[: chain.index(self.root) + 1 if self.root in chain else 0], self.root]:
+            if candidate not in self._pins:
+                try:
+                    self._pins[candidate] = find_pins(candidate, nested=candidate == self.root)
+                except Exception:
+                    self._pins[candidate] = {}
+            if self._pins[candidate] or candidate == self.root:
+                return self._pins[candidate]
+        return {}
 
-    def library_major(self, package: str = "transformers", current: int = 5) -> tuple[int, str]:
+    def library_major(self, package: str = "transformers", current: int = 5, *, near: Path | None = None) -> tuple[int, str]:
         from .versions import effective_major
 
-        return effective_major(self.pins().get(package), current=current)
+        return effective_major(self.pins(near).get(package), current=current, package=package)
 
     # -- analysis -----------------------------------------------------------------------------
     def analyze(self) -> None:

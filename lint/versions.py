@@ -43,13 +43,15 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def find_pins(root: Path, packages: Iterable[str] = DEFAULT_PACKAGES) -> dict[str, Pin]:
-    """Normalized package name -> its most telling pin in the project's dependency files."""
+def find_pins(root: Path, packages: Iterable[str] = DEFAULT_PACKAGES, *, nested: bool = True) -> dict[str, Pin]:
+    """Normalized package name -> its most telling pin in the project's dependency files.
+
+    `nested=False` reads only `root` itself (and its `requirements/` folder), not its sub-folders."""
     root = Path(os.path.abspath(root))
     wanted = {normalize(p) for p in packages}
     best: dict[str, Pin] = {}
     seen: set[Path] = set()
-    for path in _dependency_files(root):
+    for path in _dependency_files(root, nested):
         for pin in _READERS[_kind(path)](path, seen):
             if pin.package in wanted and _rank(pin) > _rank(best.get(pin.package)):
                 best[pin.package] = pin
@@ -134,13 +136,13 @@ def _pep508(text: str, path: Path, line: int, column: int = 1) -> Pin | None:
 _SKIP_DIRS = {"node_modules", "venv", "env", "site-packages", "__pycache__", "build", "dist"}
 
 
-def _dependency_files(root: Path) -> list[Path]:
+def _dependency_files(root: Path, nested: bool = True) -> list[Path]:
     top = sorted(root.glob("requirement*.txt"), key=lambda p: (p.name != "requirements.txt", p.name))
     top += [root / n for n in ("pyproject.toml", "setup.cfg", "setup.py", "environment.yml", "environment.yaml")]
     below = sorted((root / "requirements").glob("*.txt"))
     try:
         subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
-                         and d.name not in _SKIP_DIRS)
+                         and d.name not in _SKIP_DIRS) if nested else []
     except OSError:
         subdirs = []
     for sub in subdirs:

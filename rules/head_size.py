@@ -83,7 +83,7 @@ class HeadSizeMismatch(Rule):
             kind = head_kind((event.cls_name, *event.hf_bases))
             if kind is None and custom is None:
                 continue
-            major, version_note = project.library_major("transformers")
+            major, version_note = project.library_major("transformers", near=event.site.path)
             facts = project.model(event.ref, event.base_dirs, revision=event.kwargs.get("revision"),
                                   subfolder=event.kwargs.get("subfolder"))
             if facts is None or _has_remote_code(facts):
@@ -166,7 +166,6 @@ class NumLabelsConflict(Rule):
     severity = Severity.WARNING
 
     def check(self, project):
-        major, version_note = project.library_major("transformers")
         seen: set = set()
         calls = [(c.file, c.node, c.kwargs, c.ref is None, c.cls_name) for c in project.configs]
         calls += [(e.file, e.node, e.kwargs, False, e.cls_name) for e in project.events if e.config is None]
@@ -179,6 +178,7 @@ class NumLabelsConflict(Rule):
             if not isinstance(num.v, int) or not isinstance(id2label.v, dict) or num.v == len(id2label.v):
                 continue
             seen.add(id(node))
+            major, version_note = project.library_major("transformers", near=file.path)
             n, m = num.v, len(id2label.v)
             order = [k for k in kwargs if k in ("num_labels", "id2label")]
             if major >= 5:
@@ -193,9 +193,9 @@ class NumLabelsConflict(Rule):
                        f"[{version_note}]")
             related = [o for o in (*num.origins, *id2label.origins) if o.path != loc.path or o.line != loc.line]
             yield self.finding(loc, message, fix=f"pass only id2label, or num_labels={m}", related=_dedupe(related))
-        yield from self._config_files(project, major, version_note)
+        yield from self._config_files(project)
 
-    def _config_files(self, project, major: int, version_note: str):
+    def _config_files(self, project):
         for source in project.files:
             if source.path.name != "config.json":
                 continue
@@ -207,6 +207,7 @@ class NumLabelsConflict(Rule):
                 continue
             if num.value == len(id2label.value):
                 continue
+            major, version_note = project.library_major("transformers", near=source.path)
             kept = f"num_labels ({num.value})" if major >= 5 else f"id2label ({len(id2label.value)} labels)"
             yield self.finding(
                 num.anchor,

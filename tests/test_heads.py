@@ -139,3 +139,18 @@ def test_last_keyword_wins_under_v5_and_v4_raises_valueerror(tmp_path):
     v4 = lint(tmp_path, script, {"requirements.txt": "transformers==4.46.3\n"})
     assert [f.code for f in v4] == ["CKL102", "CKL102"]  # 4.x raises ValueError before building the head: that is CKL102's finding
     assert all("raises ValueError" in f.message and "transformers==4.46.3" in f.message for f in v4)
+
+
+def test_each_subproject_of_a_monorepo_follows_its_own_pin(tmp_path):
+    script = """from transformers import AutoConfig
+cfg = AutoConfig.from_pretrained("m", num_labels=5, id2label={0: "a", 1: "b"})
+"""
+    for name, pin in (("old", "transformers==4.46.3\n"), ("new", "transformers==5.23.0\n"), ("loose", None)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train.py").write_text(script)
+        if pin:
+            (tmp_path / name / "requirements.txt").write_text(pin)
+    found = {f.location.path.parent.name: f.message for f in run([tmp_path], Settings(), cwd=tmp_path).findings}
+    assert "4.x raises ValueError [transformers==4.46.3 pinned in old/requirements.txt:1]" in found["old"]
+    assert "5.x keeps id2label" in found["new"] and "new/requirements.txt" in found["new"]
+    assert "5.x keeps id2label" in found["loose"] and "assumed" in found["loose"]
