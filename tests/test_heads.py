@@ -141,7 +141,8 @@ def test_last_keyword_wins_under_v5_and_v4_raises_valueerror(tmp_path):
     assert all("raises ValueError" in f.message and "transformers==4.46.3" in f.message for f in v4)
 
 
-def test_each_subproject_of_a_monorepo_follows_its_own_pin(tmp_path):
+def test_each_subproject_of_a_monorepo_follows_its_own_pin(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     script = """from transformers import AutoConfig
 cfg = AutoConfig.from_pretrained("m", num_labels=5, id2label={0: "a", 1: "b"})
 """
