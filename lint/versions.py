@@ -146,7 +146,8 @@ def _dependency_files(root: Path, nested: bool = True) -> list[Path]:
     except OSError:
         subdirs = []
     for sub in subdirs:
-        below += sorted(sub.glob("requirement*.txt"))
+        if next(sub.glob("*.py"), None) is None:  # env/, docker/: not a sub-project with its own code
+            below += sorted(sub.glob("requirement*.txt"))
     return [p for p in top + below if p.is_file()]
 
 
