@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-
-FORMATS = ("full", "concise", "json", "github", "sarif")
+from .report import FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -93,13 +93,11 @@ class Scope:
         return None
 
     def set(self, name: str, val: Val) -> None:
-        if name in self.globals_ and self.parent is not None:
-            root = self
-            while root.parent is not None and root.parent.parent is not None:
-                root = root.parent
-            (root.parent or root).vars[name] = val
-            return
-        self.vars[name] = val
+        target = self
+        if name in self.globals_:  # `global name`: bind in the module scope
+            while target.parent is not None:
+                target = target.parent
+        target.vars[name] = val
 
     def fork(self) -> "Scope":
         copy = Scope(self.parent, self.file)

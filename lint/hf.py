@@ -95,7 +95,7 @@ class SavedHead:
     extra: list[Location] = field(default_factory=list)
 
 
-def _label_count_from_config(config, major: int) -> tuple[int | None, str, Location | None]:
+def label_count_from_config(config, major: int) -> tuple[int | None, str, Location | None]:
     """(labels, why, location) of a config.json Node; None labels when it states nothing."""
     if config is None or not config.is_map:
         return None, "", None
@@ -116,7 +116,7 @@ def _label_count_from_config(config, major: int) -> tuple[int | None, str, Locat
 
 def config_labels(config, major: int) -> int:
     """The label count transformers derives from a config.json (2 when it states none)."""
-    n, _, _ = _label_count_from_config(config, major)
+    n, _, _ = label_count_from_config(config, major)
     return 2 if n is None else n
 
 
@@ -147,7 +147,7 @@ def saved_head(facts, key: str, major: int, display) -> SavedHead | None:
         return SavedHead(None, f"no {key} in the weights")
     config = facts.config
     arch_names = _arch_names(config)
-    n, why, loc = _label_count_from_config(config, major)
+    n, why, loc = label_count_from_config(config, major)
     where = display(facts.config_path) if facts.config_path else facts.source_note
     ckpt_type = checkpoint_model_type(facts)
     for arch in arch_names:

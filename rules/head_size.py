@@ -7,10 +7,9 @@ import libcst as cst
 from ckpt_lint.diagnostics import Location, Severity
 from ckpt_lint.hf import (
     Count,
-    _label_count_from_config,
+    label_count_from_config,
     apply_label_kwargs,
     checkpoint_model_type,
-    config_labels,
     config_object_labels,
     head_key,
     head_kind,
@@ -110,10 +109,12 @@ class HeadSizeMismatch(Rule):
             )
         if event.kwargs.get("config") is not None:
             return None  # a config object we could not follow
-        n, why, _ = _label_count_from_config(facts.config, major)
-        base = Count(config_labels(facts.config, major),
-                     f"{why} in {project.display(facts.config_path)}" if why and facts.config_path
-                     else "the default 2 labels (config.json has no id2label)")
+        n, why, _ = label_count_from_config(facts.config, major)
+        if n is None:
+            base = Count(2, "the default 2 labels (config.json has no id2label)")
+        else:
+            where = project.display(facts.config_path) if facts.config_path else facts.source_note
+            base = Count(n, f"{why} in {where}")
         return apply_label_kwargs(base, event.kwargs, major, constructor=False, version_note=version_note)
 
     def _finding(self, event, facts, saved, built: Count, project):

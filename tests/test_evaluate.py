@@ -310,3 +310,18 @@ def test_configs_built_differently_on_undecidable_branches_are_unknown(tmp_path)
         """})
     assert [e.config is None for e in project.events] == [True, False]
     assert project.events[1].config.kwargs["num_labels"].v == 3
+
+
+def test_global_statement_binds_in_the_module_scope(tmp_path):
+    project = analyze(tmp_path, {"train.py": """
+        from transformers import AutoModelForSequenceClassification
+        LABELS = []
+
+        def setup():
+            global LABELS
+            LABELS = ["a", "b", "c"]
+
+        setup()
+        AutoModelForSequenceClassification.from_pretrained("m", num_labels=len(LABELS))
+        """})
+    assert values(project, "num_labels") == [3]
