@@ -200,8 +200,11 @@ def test_adapter_folder(tmp_path):
         "base_model.model.classifier.weight": ("F32", [3, 32]),
         "base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight": ("F32", [4, 32]),
     })
+    (folder / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 4}')
     facts = ModelResolver().resolve(str(folder), base_dirs=[])
-    assert facts.tensors["base_model.model.classifier.weight"].shape == (3, 32)
+    assert facts.adapter_tensors["base_model.model.classifier.weight"].shape == (3, 32)
+    assert facts.tensors is None and facts.weights_note is None  # an adapter is not a full checkpoint
+    assert facts.adapter_value("r") == 4 and facts.adapter_config_path == folder / "adapter_config.json"
     assert facts.config is None and facts.problems == []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..diagnostics import ReadProblem
 from ..sources.tree import Node
@@ -33,6 +33,26 @@ class ModelFacts:
     problems: list[ReadProblem] = field(default_factory=list)
     source_note: str = ""  # "local folder pretrained/ner", "HF cache bert-base-chinese@1a2b3c4d", ...
     revision: str | None = None
+    adapter_config: Node | None = None  # adapter_config.json (PEFT), positioned
+    adapter_config_path: Path | None = None
+    adapter_tensors: dict[str, TensorInfo] | None = None  # adapter_model.safetensors header
+    adapter_weights_note: str | None = None  # why adapter shapes are missing (adapter_model.bin)
+    # name -> local Path of a file in the model folder (downloaded on demand for the Hub), or None
+    finder: Callable[[str], "Path | None"] | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)  # memo for lazy facts (tokenizer, ...)
+
+    def file(self, name: str) -> Path | None:
+        """A file of the model folder by name (tokenizer.json, vocab.txt, ...), or None."""
+        if self.finder is None:
+            return None
+        try:
+            return self.finder(name)
+        except Exception:  # a finder must never take the run down
+            return None
+
+    def adapter_value(self, *keys: Any) -> Any:
+        node = self.adapter_config.path(*keys) if self.adapter_config is not None else None
+        return node.plain() if node is not None else None
 
     def config_value(self, *keys: Any) -> Any:
         """The plain value at `keys` in config.json, or None."""

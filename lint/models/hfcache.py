@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 
 from .facts import ModelFacts
-from .local import ADAPTER, CONFIG, INDEX, META, PICKLES, SINGLE, read_folder
+from .local import ADAPTER, ADAPTER_BIN, ADAPTER_CONFIG, CONFIG, INDEX, META, PICKLES, SINGLE, read_folder
 
 # A snapshot counts as cached when one of these is there.
-_PROBES = (CONFIG, META, SINGLE, INDEX, ADAPTER, *PICKLES)
+_PROBES = (CONFIG, META, SINGLE, INDEX, ADAPTER, ADAPTER_CONFIG, ADAPTER_BIN, *PICKLES)
 
 
 def cache_dir(explicit: Path | None = None) -> Path:

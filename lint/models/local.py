@@ -20,10 +20,12 @@ Finder = Callable[[str], "Path | None"]
 
 CONFIG = "config.json"
 META = "model_config.json"  # DeepKE-style project metadata: num_labels, label_map, bert_model
+ADAPTER_CONFIG = "adapter_config.json"  # PEFT
 SINGLE = "model.safetensors"
 INDEX = "model.safetensors.index.json"
 ADAPTER = "adapter_model.safetensors"
-PICKLES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "adapter_model.bin")
+ADAPTER_BIN = "adapter_model.bin"
+PICKLES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 
 
@@ -71,10 +73,12 @@ def read_folder(ref: str, kind: str, folder: Path, find: Finder, source_note: st
     elif (index := find(INDEX)) is not None:
         headers.append(_sharded(facts, index, find))
     if adapter is not None:
-        headers.append(_single(facts, adapter))
+        facts.adapter_tensors = _single(facts, adapter)
+    elif find(ADAPTER_BIN) is not None:
+        facts.adapter_weights_note = f"{ADAPTER_BIN} is a pickle; its shapes are not read yet"
     if headers:
         facts.tensors = None if any(h is None for h in headers) else {k: v for h in headers for k, v in h.items()}
-    else:
+    elif adapter is None and facts.adapter_config is None:
         pickles = [p for p in (find(n) for n in PICKLES) if p is not None] or _pickle_files(folder)
         if pickles:
             facts.weight_files.extend(pickles)
@@ -83,12 +87,15 @@ def read_folder(ref: str, kind: str, folder: Path, find: Finder, source_note: st
 
 
 def _beside(facts: ModelFacts, find: Finder) -> None:
-    """config.json and model_config.json next to the weights."""
-    config, meta = find(CONFIG), find(META)
+    """config.json, model_config.json and adapter_config.json next to the weights."""
+    facts.finder = find
+    config, meta, adapter = find(CONFIG), find(META), find(ADAPTER_CONFIG)
     if config is not None:
         facts.config, facts.config_path = _json(facts, config)
     if meta is not None:
         facts.meta, facts.meta_path = _json(facts, meta)
+    if adapter is not None:
+        facts.adapter_config, facts.adapter_config_path = _json(facts, adapter)
 
 
 def _json(facts: ModelFacts, path: Path) -> tuple[Node | None, Path]:
