@@ -125,6 +125,18 @@ class Scenario:
         return overrides, locs
 
 
+@dataclass(frozen=True)
+class ModelReference:
+    """A place where the scanned code (or a YAML/adapter file) names a model."""
+
+    ref: Val  # the reference value (a hub id or a path), with its origins
+    base_dirs: tuple[Path, ...]  # where a relative path is looked up
+    revision: str | None
+    subfolder: str | None
+    site: Any  # Location of the call or YAML key that names it
+    what: str = "load"  # "load" | "config" | "adapter" | "adapter-base" | "yaml"
+
+
 class Project:
     def __init__(self, root: Path, files: list[SourceFile], *, resolver=None, display_base: Path | None = None):
         self.root = root
@@ -142,6 +154,8 @@ class Project:
         self._data: dict[tuple[Path, str], Any] = {}
         self._resolver = resolver
         self._pins: dict[Path, dict] = {}
+        # (ref Val, base_dirs, site, revision Val|None, subfolder Val|None, what): adapters, YAML
+        self.extra_references: list[tuple] = []
 
     # -- small services for the evaluator ---------------------------------------------------
     def display(self, path: Path) -> str:
@@ -367,14 +381,32 @@ class Project:
                                      f"{type(exc).__name__}: {exc} (please report it)")
         self._resolve_references()
 
+    def references(self) -> list[ModelReference]:
+        """Every model reference the analysis found (loads, configs, adapters), in order, deduplicated."""
+        out: dict[tuple, ModelReference] = {}
+
+        def add(ref, base_dirs, site, revision=None, subfolder=None, what="load"):
+            if ref is None or not ref.known or not isinstance(ref.v, str) or not ref.v.strip():
+                return
+            rev = revision.v if revision is not None and revision.known and isinstance(revision.v, str) else None
+            sub = subfolder.v if subfolder is not None and subfolder.known and isinstance(subfolder.v, str) else None
+            key = (ref.v, tuple(base_dirs), rev, sub, site)
+            out.setdefault(key, ModelReference(ref, tuple(base_dirs), rev, sub, site, what))
+
+        for event in self.events:
+            add(event.ref, event.base_dirs, event.site, event.kwargs.get("revision"),
+                event.kwargs.get("subfolder"))
+        for cfg in self.configs:
+            add(cfg.ref, cfg.base_dirs, cfg.site, what="config")
+        for extra in self.extra_references:
+            add(*extra)
+        return list(out.values())
+
     def _resolve_references(self) -> None:
         """Resolve every model reference now, so unreadable checkpoints surface as CKL001."""
-        for event in self.events:
-            self.model(event.ref, event.base_dirs, revision=event.kwargs.get("revision"),
-                       subfolder=event.kwargs.get("subfolder"))
-        for cfg in self.configs:
-            if cfg.ref is not None:
-                self.model(cfg.ref, cfg.base_dirs)
+        for ref in self.references():
+            self.model(ref.ref, ref.base_dirs, revision=known(ref.revision) if ref.revision else None,
+                       subfolder=known(ref.subfolder) if ref.subfolder else None)
 
     def _raw(self, path: Path) -> bytes | None:
         """The first bytes of a file for the pre-filter; never blocks on FIFOs or devices."""
