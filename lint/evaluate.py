@@ -42,6 +42,7 @@ from .values import (
 
 from .evaluate_data import MAX_LOOP, DataCalls
 from .evaluate_libraries import LibraryCalls, LoadEvent, is_hf_external  # noqa: F401 (re-exported)
+from .evaluate_models import ModelFlow
 
 if TYPE_CHECKING:  # pragma: no cover
     from .project import Project, Scenario
@@ -154,7 +155,7 @@ class Frame:
     depth: int
 
 
-class Evaluator(DataCalls, LibraryCalls):
+class Evaluator(DataCalls, LibraryCalls, ModelFlow):
     """One evaluator per scenario (a way the project is launched)."""
 
     def __init__(self, project: "Project", scenario: "Scenario"):
@@ -166,6 +167,9 @@ class Evaluator(DataCalls, LibraryCalls):
         self.call_stack: list[Any] = []
         self.steps = 0
         self.visited_funcs: set[int] = set()
+        # > 0 while running code that may not run (a branch on an unknown test, an except
+        # handler, a loop body of unknown count): what happens to models there is "may happen"
+        self.uncertain = 0
 
     # -- entry points ------------------------------------------------------------------------
     def run_module(self, file: "PyFile", *, as_main: bool) -> Scope:
@@ -303,13 +307,18 @@ class Evaluator(DataCalls, LibraryCalls):
         else:
             self.exec_branches([self._body(stmt), else_body], scope, frame)
 
-    def exec_branches(self, bodies: list[list], scope: Scope, frame: Frame) -> None:
-        """Run each body on a fork; keep what all surviving branches agree on."""
+    def exec_branches(self, bodies: list[list], scope: Scope, frame: Frame, *, certain_first: bool = False) -> None:
+        """Run each body on a fork; keep what all surviving branches agree on.
+
+        Every body may or may not run (`self.uncertain`), except the first when `certain_first`
+        (a try body: it runs unless something raises)."""
         survivors: list[Scope] = []
         returned: list[Val] = []
         jumps: list[type] = []
-        for body in bodies:
+        for i, body in enumerate(bodies):
             branch = scope.fork()
+            maybe = not (certain_first and i == 0)
+            self.uncertain += maybe
             try:
                 self.exec_block(body, branch, frame)
                 survivors.append(branch)
@@ -319,6 +328,8 @@ class Evaluator(DataCalls, LibraryCalls):
                 returned.append(ret.value)
             except (_Break, _Continue) as jump:
                 jumps.append(type(jump))
+            finally:
+                self.uncertain -= maybe
         if jumps:
             if not survivors and not returned and len(set(jumps)) == 1:
                 raise jumps[0]()  # every path breaks (or continues) the same way
@@ -369,6 +380,7 @@ class Evaluator(DataCalls, LibraryCalls):
         if target is not None:
             self.assign(target, UNKNOWN, branch, frame)
         completed = False
+        self.uncertain += 1
         try:
             self.exec_block(body, branch, frame)
             completed = True
@@ -376,6 +388,8 @@ class Evaluator(DataCalls, LibraryCalls):
             pass
         except _Return as ret:
             self._mark_maybe_returned([ret.value])
+        finally:
+            self.uncertain -= 1
         if not completed:
             for name in _names_written(body):
                 val = branch.vars.get(name)
@@ -390,7 +404,7 @@ class Evaluator(DataCalls, LibraryCalls):
         if len(bodies) == 1:
             self.exec_block(bodies[0], scope, frame)
         else:
-            self.exec_branches(bodies, scope, frame)
+            self.exec_branches(bodies, scope, frame, certain_first=True)
         if stmt.finalbody is not None:
             self.exec_block(self._body(stmt.finalbody), scope, frame)
 
@@ -520,6 +534,8 @@ class Evaluator(DataCalls, LibraryCalls):
                 obj.v.fields[name] = val
             elif isinstance(obj.v, ClassRef):
                 obj.v.attrs[name] = val
+            elif isinstance(obj.v, HFObject):
+                self.hf_setattr(obj, name, val, frame, target)
         elif isinstance(target, cst.Subscript):
             obj = self.eval(target.value, scope, frame)
             if len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
@@ -1118,7 +1134,9 @@ class Evaluator(DataCalls, LibraryCalls):
             return UNKNOWN
         if isinstance(tv, HFObject):
             self.project.record_method(self, tv, name, args, kwargs, frame, node)
-            return UNKNOWN
+            return self.hf_method(target, name, args, kwargs, frame, node=node)
+        if isinstance(tv, HFConfig) and name == "from_pretrained":
+            return self.hf_load(known(ExternalRef(tv.cls_name)), name, args, kwargs, frame, node=node)
         return self.call_data_method(target, name, args, kwargs)
 
 

@@ -10,6 +10,7 @@ from .values import (
     UNKNOWN,
     UNKNOWN_DATA,
     FileHandle,
+    HFObject,
     Positioned,
     Val,
     is_plain,
@@ -117,6 +118,8 @@ class DataCalls:
                 return UNKNOWN
             if isinstance(arg.v, FileHandle):
                 return UNKNOWN
+            if isinstance(arg.v, HFObject):
+                return self.hf_len(arg)
             if arg.known and isinstance(arg.v, (list, tuple, dict, set, str, frozenset, range)):
                 return known(len(arg.v), arg.origins)
             return Val(UNKNOWN_DATA, arg.origins)

@@ -31,6 +31,9 @@ from .values import (
     known,
     merge_origins,
 )
+from .evaluate_models import PEFT_CONFIGS
+from .flow import role_of
+
 if TYPE_CHECKING:  # pragma: no cover
     from .evaluate import Frame
 
@@ -103,6 +106,10 @@ class LibraryCalls:
             return known(parser)
         if q == "copy.deepcopy" and args:
             return fork_value(args[0])
+        if q.split(".")[0] in ("peft", "transformers"):
+            handled = self.peft_call(leaf, args, kwargs, frame, node=node)
+            if handled is not None:
+                return handled
         cls = ref
         if is_hf_external(cls) and _is_config_class(leaf):
             kwargs = {k: self.plain(v) for k, v in kwargs.items()}
@@ -303,6 +310,10 @@ class LibraryCalls:
             project_class = None
         if not hf_bases:
             return UNKNOWN
+        if hf_bases[0].startswith(("Peft", "AutoPeft")) or hf_bases[0] in PEFT_CONFIGS:
+            if method != "from_pretrained":
+                return UNKNOWN
+            return self.peft_from_pretrained(hf_bases[0], args, kwargs, frame, node=node)
         site = frame.file.lazy_loc(node) if node is not None else Location(frame.file.path)
         ref = args[0] if args else kwargs.get("pretrained_model_name_or_path", kwargs.get("model_name_or_path", UNKNOWN))
         if method == "from_config":
@@ -319,12 +330,15 @@ class LibraryCalls:
                           frame.file.code(node, 120) if node is not None else cls_name, frame.file, node,
                           self.scenario, self.base_dirs(frame), config, project_class)
         self.project.record_load(event)
-        return known(HFObject(cls_name, event), (), frame.file.code(node) if node is not None else cls_name, site)
+        role = role_of(hf_bases[0]) if role_of(cls_name) == "model" else role_of(cls_name)
+        return known(HFObject(cls_name, event, role), (), frame.file.code(node) if node is not None else cls_name, site)
 
 
 def _is_config_class(name: str) -> bool:
+    from .evaluate_models import QUANT_CONFIGS
+
     return name.endswith("Config") and not name.endswith("QuantizationConfig") and name not in (
-        "BitsAndBytesConfig", "GenerationConfig", "LoraConfig", "PeftConfig", "TrainingArguments")
+        "GenerationConfig", "TrainingArguments", *PEFT_CONFIGS, *QUANT_CONFIGS)
 
 
 def _looks_hf(name: str) -> bool:

@@ -156,6 +156,9 @@ class Project:
         self._pins: dict[Path, dict] = {}
         # (ref Val, base_dirs, site, revision Val|None, subfolder Val|None, what): adapters, YAML
         self.extra_references: list[tuple] = []
+        self.adapter_loads: list[Any] = []  # flow.AdapterLoad, in the order reached
+        self.peft_wraps: list[Any] = []  # flow.PeftWrap
+        self.resizes: list[tuple] = []  # (HFObject, flow.Step) for every resize_token_embeddings call
 
     # -- small services for the evaluator ---------------------------------------------------
     def display(self, path: Path) -> str:

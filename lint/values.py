@@ -225,12 +225,17 @@ class HFConfig:
                         self.base_dirs, self.node)
 
 
-@dataclass
+@dataclass(eq=False)
 class HFObject:
-    """A loaded model/tokenizer/other transformers object (result of from_pretrained)."""
+    """A loaded model/tokenizer/other transformers object (result of from_pretrained).
+
+    Objects are shared, never copied, between branches: `steps` (lint.flow.Step) records what
+    happened to it in order, each step marked certain or not."""
 
     cls_name: str
-    event: Any  # the LoadEvent that created it
+    event: Any  # the LoadEvent (or flow.AdapterLoad / flow.PeftWrap) that created it
+    role: str = "model"  # "model" | "tokenizer" | "peft" | "other"
+    steps: list = field(default_factory=list)
 
 
 @dataclass
