@@ -56,3 +56,58 @@ def _resolve(project, load: AdapterLoad) -> ResolvedLoad | None:
     base = project.model(event.ref, event.base_dirs, revision=event.kwargs.get("revision"),
                          subfolder=event.kwargs.get("subfolder"))
     return ResolvedLoad(load, adapter, base, event.ref, dict(event.kwargs), event.cls_name, event.site)
+
+
+@dataclass
+class AdapterSite:
+    """An adapter folder to check on its own (rank, empty tensors): where to report, and how it is loaded."""
+
+    facts: Any
+    site: Location  # the `r` key in a project adapter_config.json, or the load site
+    load: AdapterLoad | None
+    in_project: bool
+
+
+def adapter_sites(project) -> list[AdapterSite]:
+    """Every adapter the project contains or loads, once per folder."""
+    out: dict[Any, AdapterSite] = {}
+    for load in project.adapter_loads:
+        resolved = resolve(project, load)
+        if resolved is None:
+            continue
+        key = resolved.adapter.path or resolved.adapter.ref
+        if key not in out:
+            out[key] = AdapterSite(resolved.adapter, load.site, load, False)
+    for source in project.files:
+        if source.path.name != "adapter_config.json":
+            continue
+        folder = source.path.parent
+        facts = project.model(known(str(folder)), [project.root])
+        if facts is None or facts.adapter_config is None:
+            continue
+        site = out.get(folder)
+        anchor = Location(source.path, 1, 1)
+        out[folder] = AdapterSite(facts, anchor, site.load if site else None, True)
+    return list(out.values())
+
+
+def module_of(key: str) -> str:
+    """`base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight` -> `model.layers.0.self_attn.q_proj`."""
+    name = key[len("base_model.model."):] if key.startswith("base_model.model.") else key
+    for suffix in (".lora_A.weight", ".lora_B.weight", ".lora_embedding_A", ".lora_embedding_B",
+                   ".lora_A.default.weight", ".lora_B.default.weight"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name.rsplit(".", 1)[0]
+
+
+def lora_tensors(facts) -> list[tuple[str, str, Any]]:
+    """(key, 'A' | 'B' | 'EA' | 'EB', TensorInfo) for every LoRA factor in an adapter header."""
+    out = []
+    for key, info in (facts.adapter_tensors or {}).items():
+        parts = key.split(".")
+        for part, kind in (("lora_A", "A"), ("lora_B", "B"), ("lora_embedding_A", "EA"), ("lora_embedding_B", "EB")):
+            if part in parts:
+                out.append((key, kind, info))
+                break
+    return out

@@ -361,6 +361,8 @@ class Project:
         for source in self.files:
             if source.kind == "json" and source.path.name == "config.json":
                 self.data(source.path, "json")  # config files are checked on their own (CKL102)
+            if source.kind == "yaml":
+                self._training_yaml(source.path)
             if source.kind != "python":
                 continue
             raw = self._raw(source.path)
@@ -405,8 +407,26 @@ class Project:
             add(*extra)
         return list(out.values())
 
+    _TRAINING_KEYS = (b"adapter_name_or_path", b"finetuning_type", b"base_model:")
+
+    def _training_yaml(self, path: Path) -> None:
+        """LLaMA-Factory / AutoTrain YAML: base + adapter named in data (sources.train_yaml)."""
+        raw = self._raw(path)
+        if raw is None or not any(key in raw for key in self._TRAINING_KEYS):
+            return
+        node = self.data(path, "yaml")
+        if node is None:
+            return
+        from .sources.train_yaml import read_training_yaml
+
+        try:
+            read_training_yaml(self, path, node)
+        except Exception as exc:  # a reader bug must not hide the other files' findings
+            self.warnings.append(f"internal error while reading {self.display(path)}: {type(exc).__name__}: {exc}")
+
     def _resolve_references(self) -> None:
         """Resolve every model reference now, so unreadable checkpoints surface as CKL001."""
+        self.resolver.prefetch(self.references())  # Hub lookups of the whole run, in parallel
         for ref in self.references():
             self.model(ref.ref, ref.base_dirs, revision=known(ref.revision) if ref.revision else None,
                        subfolder=known(ref.subfolder) if ref.subfolder else None)

@@ -56,7 +56,7 @@ def tokenizer_length(project, obj) -> Val:
     if count is None:
         return UNKNOWN
     length, existing = count.length, set(count.tokens) if count.tokens is not None else None
-    origins = [Location(count.source, 1, 1, note=f"{project.display(count.source)}: {count.detail}")]
+    origins = [Location(count.source, 1, 1, note=f"len(tokenizer) = {count.length} ({count.detail})")]
     load_tokens: list[str] = []
     for name in TOKEN_KWARGS:
         val = event.kwargs.get(name)

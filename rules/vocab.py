@@ -157,12 +157,13 @@ def _check_rows(rule, project, *, missing: bool):
             related.append(initial.loc.with_note(initial.what))
         if resolved.base_site is not None and resolved.base_site != load.site:
             related.append(resolved.base_site.with_note("base model loaded here"))
-        how = load.how.split(" ")[0]
+        how = load.how.split(" ")[0] if load.how != "LLaMA-Factory" else "LLaMA-Factory loads the adapter"
         if missing:
             message = (f"adapter {adapter} saved {n} embedding rows ({desc}) but the base {base_name} has "
                        f"{rows} ({initial.what}) and is not resized before {how}: the load fails with a size mismatch")
             fix = (f"call `resize_token_embeddings({n})` on the base (len(tokenizer) of the adapter's tokenizer) "
-                   f"before {how}")
+                   f"before {how}" if load.how != "LLaMA-Factory" else
+                   "set `resize_vocab: true` and the same new_special_tokens as in training")
         elif resized and last is not None:
             related.append(last.site.with_note(f"resized to {rows} here"))
             pad = last.values.get("pad")
