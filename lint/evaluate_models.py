@@ -144,7 +144,7 @@ class ModelFlow:
             base_obj = False  # a base we could not follow: rules stay silent
         load = AdapterLoad(how, base_obj if base_obj is not False else None, list(base_obj.steps) if base_obj else [],
                            self.plain(ref), {k: self.plain(v) for k, v in kwargs.items()}, self._site(frame, node),
-                           self.base_dirs(frame), self.uncertain == 0)
+                           self.base_dirs(frame), self.uncertain == 0, scenario=self.scenario)
         load.base_load = base_event(base_obj) if base_obj else None
         if base_obj is False:
             load.how = how + " (base not followed)"

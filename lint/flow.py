@@ -48,7 +48,7 @@ class AdapterLoad:
     certain: bool = True
     result: Any = None  # the HFObject the load returned (merges are steps on it)
     base_load: Any = None  # the LoadEvent of the base (for YAML: a synthetic one)
-    tokenizer_rows: Any = None  # YAML: how the base is resized (see sources.train_yaml)
+    scenario: Any = None  # the launch (project.Scenario) this load ran in
 
 
 @dataclass

@@ -157,8 +157,12 @@ def _check_rows(rule, project, *, missing: bool):
             related.append(initial.loc.with_note(initial.what))
         if resolved.base_site is not None and resolved.base_site != load.site:
             related.append(resolved.base_site.with_note("base model loaded here"))
+        scenario = load.scenario
+        if scenario is not None and scenario.origin is not None:
+            related.append(scenario.origin.with_note(f"launched by {project.display(scenario.shell)}"))
         how = load.how.split(" ")[0] if load.how != "LLaMA-Factory" else "LLaMA-Factory loads the adapter"
         if missing:
+            related.extend(_skipped_resizes(project, load))
             message = (f"adapter {adapter} saved {n} embedding rows ({desc}) but the base {base_name} has "
                        f"{rows} ({initial.what}) and is not resized before {how}: the load fails with a size mismatch")
             fix = (f"call `resize_token_embeddings({n})` on the base (len(tokenizer) of the adapter's tokenizer) "
@@ -176,6 +180,22 @@ def _check_rows(rule, project, *, missing: bool):
                        f"{rows} ({initial.what}): {how} fails with a size mismatch")
             fix = f"resize the base to {n} rows before {how}, or use the base the adapter was trained on"
         yield rule.finding(load.site, message, fix=fix, related=related)
+
+
+def _skipped_resizes(project, load) -> list[Location]:
+    """Resize calls in the loading file that did not run on the way to this load (a flag not given)."""
+    path = load.site.path
+    if path.suffix != ".py":
+        return []
+    text = project.text(path) or ""
+    ran = {(s.site.path, s.site.line) for _, s in project.resizes}
+    out = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        col = line.find(".resize_token_embeddings(")
+        if col >= 0 and (path, lineno) not in ran and not line.lstrip().startswith("#"):
+            start = len(line) - len(line.lstrip()) + 1
+            out.append(Location(path, lineno, start, note="this resize does not run on this path (its condition is false)"))
+    return out
 
 
 def _multiple(target: int, current: int) -> int | None:
