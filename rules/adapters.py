@@ -242,6 +242,11 @@ class MergeQuantizedBase(Rule):
                 outcome = (f"peft 0.6+ ({why}) merges into the quantized layers only approximately and keeps "
                            f"quantized weights; peft < 0.6 raises `Cannot merge LORA layers when the model is "
                            f"loaded in 8-bit mode`")
+            if how.startswith("load_in_"):
+                major, tf_why = project.library_major("transformers", near=merges[0].site.path)
+                if major >= 5:
+                    outcome += (f"; transformers {major} ({tf_why}) also rejects the `{how.split('=')[0]}` keyword (TypeError): "
+                                f"use quantization_config=BitsAndBytesConfig(...)")
             related = []
             if resolved is not None and resolved.base_site is not None:
                 related.append(resolved.base_site.with_note(f"base loaded with {how}"))
@@ -341,10 +346,16 @@ class TiedEmbeddingsTrained(Rule):
 
     def _finding(self, project, loc, modules, tie, related):
         shown = ", ".join(sorted(_names(modules)))
+        version, why = _peft_version(project, loc.path)
+        if version is not None and version < (0, 21):
+            outcome = (f"with {why} the merge keeps the tied config, so the saved merged model reloads with "
+                       f"lm_head overwritten by the embeddings")
+        else:
+            outcome = (f"peft 0.21 ({why}) warns and unties them on merge; older peft keeps the tied config and "
+                       f"the saved merged model reloads with lm_head overwritten by the embeddings")
         return self.finding(
             loc,
-            f"the adapter trains {shown} separately but the base ties them ({tie}): the merged model is untied, "
-            f"and saved with the tied config it reloads with lm_head overwritten by the embeddings",
+            f"the adapter trains {shown} separately but the base ties them ({tie}): {outcome}",
             fix="train only embed_tokens, or pass ensure_weight_tying=True (peft 0.21+), or untie the base config "
                 "before training",
             related=[*related, *([tie.loc] if hasattr(tie, "loc") else [])],
