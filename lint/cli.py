@@ -1,5 +1,9 @@
 """`ckpt-lint [PATH ...]`: argument parsing and exit codes. Nothing heavy is imported at module level.
 
+Also `ckpt-lint cache info|clear` and `ckpt-lint snapshot --update MODEL...`: a first argument
+`cache`/`snapshot` is a subcommand only when followed by one of its own words (`info`, `clear`,
+`--update`, `-h`), so a folder named `cache` can still be linted.
+
 Exit codes (as ruff): 0 no finding at the failing level, 1 findings, 2 usage/configuration/internal error.
 """
 
@@ -32,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, metavar="PYPROJECT",
                    help="read [tool.ckpt-lint] from this file instead of the nearest pyproject.toml")
     p.add_argument("--isolated", action="store_true", help="ignore any pyproject.toml configuration")
+    p.add_argument("--offline", action="store_true",
+                   help="no Hub requests: local folders, the HF cache, ckpt-lint's cache and the bundled "
+                   "snapshot only (as HF_HUB_OFFLINE=1)")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     p.add_argument("--fail-on", choices=("error", "warning", "never"),
                    help="lowest severity that makes the exit code 1 (default: warning)")
@@ -49,13 +56,22 @@ def _split(values) -> list[str]:
     return out
 
 
+SUBCOMMANDS = {"cache": ("info", "clear", "-h", "--help"), "snapshot": ("--update", "-h", "--help")}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    sub = argv[0] if len(argv) > 1 and argv[1] in SUBCOMMANDS.get(argv[0], ()) else None
+    parser = _sub_parser(sub) if sub else build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(argv[1:] if sub else argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help/--version
         return int(exc.code or 0)
     try:
+        if sub == "cache":
+            return _cache(args)
+        if sub == "snapshot":
+            return _snapshot(args)
         return _main(args)
     except KeyboardInterrupt:
         print("ckpt-lint: interrupted", file=sys.stderr)
@@ -105,7 +121,8 @@ def _main(args) -> int:
 
     from .runner import run
 
-    result = run(paths, settings, cwd=cwd, force_exclude=args.force_exclude)
+    with _offline(args.offline):
+        result = run(paths, settings, cwd=cwd, force_exclude=args.force_exclude)
     for warning in result.warnings:
         print(f"ckpt-lint: warning: {warning}", file=sys.stderr)
 
@@ -122,6 +139,73 @@ def _main(args) -> int:
         return 0
     threshold = 2 if fail_on == "error" else 1
     return 1 if any(f.severity.rank >= threshold for f in result.findings) else 0
+
+
+class _offline:
+    """`--offline`: CKPT_LINT_OFFLINE=--offline for the run (read by the model resolver), then restored."""
+
+    def __init__(self, on: bool):
+        self.on, self.old = on, os.environ.get("CKPT_LINT_OFFLINE")
+
+    def __enter__(self):
+        if self.on:
+            os.environ["CKPT_LINT_OFFLINE"] = "--offline"
+
+    def __exit__(self, *exc):
+        if self.on:
+            if self.old is None:
+                os.environ.pop("CKPT_LINT_OFFLINE", None)
+            else:
+                os.environ["CKPT_LINT_OFFLINE"] = self.old
+
+
+def _sub_parser(sub: str) -> argparse.ArgumentParser:
+    if sub == "cache":
+        p = argparse.ArgumentParser(prog="ckpt-lint cache", description="ckpt-lint's metadata cache of Hub "
+                                    "lookups (safetensors headers, file listings); the HF cache is left alone.")
+        p.add_argument("action", choices=("info", "clear"), help="info: where it is and what it holds; clear: empty it")
+        return p
+    p = argparse.ArgumentParser(prog="ckpt-lint snapshot", description="Regenerate entries of the bundled model "
+                                "snapshot from the Hub (for maintainers).")
+    p.add_argument("--update", nargs="+", metavar="MODEL", required=True, help="hub ids to add or refresh")
+    p.add_argument("--output", type=Path, metavar="JSON",
+                   help="write this file instead of the bundled ckpt_lint/data/models.json")
+    return p
+
+
+def _cache(args) -> int:
+    from .models.hfcache import cache_dir
+    from .models.hub import hub_config, offline_reason
+    from .models.metacache import MetaCache
+
+    cache = MetaCache()
+    if args.action == "clear":
+        count = cache.clear()
+        print(f"removed ckpt-lint's metadata cache at {cache.root} ({count} repos); the HF cache is left alone")
+        return 0
+    info = cache.info()
+    print(f"ckpt-lint metadata cache: {info['path']} ({info['repos']} repos, {info['commits']} commits, "
+          f"{info['bytes']:,} bytes)")
+    print(f"HF cache: {cache_dir()}")
+    print(f"Hub endpoint: {hub_config(cache_dir()).endpoint} (offline: {offline_reason() or 'no'})")
+    for name in info["names"]:
+        print(f"  {name}")
+    return 0
+
+
+def _snapshot(args) -> int:
+    from .models.hub import offline_reason
+    from .models.snapshot import bundled_path, update
+
+    reason = offline_reason()
+    if reason:
+        print(f"ckpt-lint: snapshot --update needs the Hub, but lookups are off ({reason})", file=sys.stderr)
+        return 2
+    failures = update(args.update, args.output)
+    for model, why in failures:
+        print(f"ckpt-lint: cannot update {model}: {why}", file=sys.stderr)
+    print(f"wrote {args.output or bundled_path()}")
+    return 1 if failures else 0
 
 
 def _repo_root(cwd: Path) -> Path:

@@ -21,7 +21,7 @@ class TensorInfo:
 @dataclass
 class ModelFacts:
     ref: str  # the reference as written
-    kind: str  # "local" | "hf-cache" | "snapshot"
+    kind: str  # "local" | "hf-cache" | "hub" | "snapshot"
     path: Path | None  # folder or file read from (None for snapshot)
     config: Node | None = None  # config.json, positioned
     config_path: Path | None = None
