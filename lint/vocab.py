@@ -40,6 +40,13 @@ def tokenizer_count(project, facts) -> Any:
             facts.extra["tokenizer"] = count_tokenizer(facts.file)
         except ReadError as exc:
             project.problem(facts.path or Path(facts.ref), f"tokenizer files: {exc.reason}")
+        stated = facts.extra.get("snapshot_tokenizer")
+        if facts.extra["tokenizer"] is None and stated is not None:
+            from .models.tokenizer_files import TokenizerCount
+
+            length, source, loc = stated
+            facts.extra["tokenizer"] = TokenizerCount(length, loc.path, f"bundled snapshot for {facts.ref}: {source}",
+                                                      None, {})
     return facts.extra["tokenizer"]
 
 
@@ -96,11 +103,19 @@ def _with_note(loc, note: str):
         return loc
 
 
+def config_where(facts, display) -> str:
+    """How to name a model's config in a message: its path when local, else the model id and origin."""
+    if facts.kind == "local" and facts.config_path is not None:
+        return display(facts.config_path)
+    origin = {"snapshot": "bundled snapshot", "hf-cache": "HF cache", "hub": "Hub"}.get(facts.kind, facts.kind)
+    return f"{facts.ref}'s config.json ({origin})"
+
+
 def _config_rows(facts, display) -> Rows | None:
     config = facts.config
     if config is None:
         return None
-    where = display(facts.config_path) if facts.config_path is not None else facts.source_note
+    where = config_where(facts, display)
     for keys in (("vocab_size",), ("padded_vocab_size",), ("text_config", "vocab_size")):
         node = config.path(*keys)
         if node is not None and isinstance(node.value, int) and not isinstance(node.value, bool) and node.value > 0:
@@ -157,6 +172,9 @@ def adapter_embedding_rows(facts) -> list[SavedRows]:
                     out.append(SavedRows(name, shape[0], info.file))
             elif parts[-1] == "weight":
                 out.append(SavedRows(name, shape[0], info.file))
+    # the input embedding's plain key first: the one users recognise in the error
+    out.sort(key=lambda r: (_module_before(r.key.split(".")) not in INPUT_EMBEDDINGS,
+                            "modules_to_save" in r.key or "original_module" in r.key, r.key))
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ckpt_lint.adapters import lora_tensors, module_of, resolve
 from ckpt_lint.diagnostics import Location, Severity
 from ckpt_lint.rule import Rule
+from ckpt_lint.vocab import config_where
 
 # LoRA targets whose input is the model's hidden size / intermediate size, and whose output is the
 # hidden size (names across Llama/Qwen/Mistral, BERT, GPT-2, ChatGLM, Baichuan, Falcon).
@@ -21,7 +22,7 @@ def _config_size(facts, keys_list, display):
     for keys in keys_list:
         node = facts.config.path(*keys) if facts.config is not None else None
         if node is not None and isinstance(node.value, int) and not isinstance(node.value, bool):
-            where = display(facts.config_path) if facts.config_path is not None and facts.kind != "snapshot" else facts.ref
+            where = config_where(facts, display)
             return node.value, f"{'.'.join(keys)} in {where}", node.loc
     return None
 

@@ -135,6 +135,16 @@ ARTIFACTS: dict[str, list[Base | Adapter]] = {
     "CKL301/other_base_ok": [H48, LORA_H48],
 }
 
+# The bundled MedicalGPT-style example (examples/<name>): a LoRA from incremental pre-training on a
+# grown vocabulary, merged without / with --resize_emb.
+EXAMPLES_DIR = FIXTURES.parent.parent / "examples"
+PT_LORA = Adapter("outputs-pt-zh/lora", "models/llama-base", tokens=120, resize=True,
+                  modules_to_save=tuple(EMB), save_tokenizer=True)
+EXAMPLES: dict[str, list[Base | Adapter]] = {
+    "medicalgpt-merge": [BASE, PT_LORA],
+    "medicalgpt-merge-fixed": [BASE, PT_LORA],
+}
+
 
 def make_tokenizer(n: int):
     """A fast tokenizer with exactly n tokens: <unk>, <s>, </s>, then w003 ... w{n-1}."""
@@ -229,12 +239,12 @@ def _edit(out: Path, edit: str | None) -> None:
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True))  # peft's own format
 
 
-def build_case(case: str, root: Path = FIXTURES) -> list[Path]:
+def build_case(case: str, root: Path = FIXTURES, table: dict | None = None) -> list[Path]:
     case_dir = root / case
     case_dir.mkdir(parents=True, exist_ok=True)
     built = []
     with contextlib.chdir(case_dir):
-        for spec in ARTIFACTS[case]:
+        for spec in (table or ARTIFACTS)[case]:
             shutil.rmtree(spec.rel, ignore_errors=True)
             (build_base if isinstance(spec, Base) else build_adapter)(spec)
             built.append(case_dir / spec.rel)
@@ -249,7 +259,10 @@ def build_all(root: Path = FIXTURES, verbose: bool = False) -> list[Path]:
     if not verbose:  # -v shows the transformers/peft warnings of each build
         transformers.utils.logging.set_verbosity_error()
         warnings.filterwarnings("ignore")
-    return [out for case in ARTIFACTS for out in build_case(case, root)]
+    built = [out for case in ARTIFACTS for out in build_case(case, root)]
+    if root == FIXTURES:
+        built += [out for case in EXAMPLES for out in build_case(case, EXAMPLES_DIR, EXAMPLES)]
+    return built
 
 
 def main() -> int:
@@ -257,7 +270,7 @@ def main() -> int:
     for out in build_all(verbose="-v" in sys.argv[1:]):
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
         total += size
-        print(f"{out.relative_to(FIXTURES)}  {size / 1024:.1f} KB")
+        print(f"{out.relative_to(FIXTURES.parent.parent)}  {size / 1024:.1f} KB")
     print(f"total  {total / 1024:.1f} KB")
     return 0
 

@@ -47,8 +47,12 @@ class Outcome:
         return ""
 
 
+EXAMPLES = FIXTURES.parent.parent / "examples"
+
+
 def discover() -> list[Path]:
-    return sorted(p.parent for p in FIXTURES.glob("*/*/runtime.json"))
+    """Fixture cases and bundled examples with a runtime.json ({"code": ...} names the rule for examples)."""
+    return sorted(p.parent for p in [*FIXTURES.glob("*/*/runtime.json"), *EXAMPLES.glob("*/runtime.json")])
 
 
 def case_id(case_dir: Path) -> str:

@@ -412,16 +412,11 @@ def test_snapshot_file_is_well_formed():
     from importlib import resources
 
     data = json.loads((resources.files("ckpt_lint") / "data" / "models.json").read_text(encoding="utf-8"))
-    allowed = {"model_type", "hidden_size", "vocab_size", "num_hidden_layers", "intermediate_size",
-               "num_attention_heads", "num_key_value_heads", "tie_word_embeddings", "architectures",
-               "padded_vocab_size", "num_layers", "ffn_hidden_size", "multi_query_group_num"}
     ids = [i.lower() for hub_id, e in data["models"].items() for i in [hub_id, *e["aliases"]]]
     assert len(ids) == len(set(ids))
-    for hub_id, entry in data["models"].items():
-        assert set(entry) == {"aliases", "source", "config"} and entry["source"].strip()
-        assert ModelResolver.is_hub_id(hub_id)
-        if hub_id != "bert-base-chinese":  # the one full hub config.json copy
-            assert set(entry["config"]) <= allowed, hub_id
+    for hub_id, entry in data["models"].items():  # value checks: tests/test_snapshot_data.py
+        assert {"aliases", "source", "config"} <= set(entry) <= {"aliases", "source", "config", "tokenizer"}
+        assert entry["source"].strip() and ModelResolver.is_hub_id(hub_id)
 
 
 def test_snapshot_off_and_unknown(tmp_path):

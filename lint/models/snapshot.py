@@ -35,8 +35,14 @@ def from_snapshot(ref: str) -> ModelFacts | None:
     if entry is None:
         return None
     source = entry.get("source").value  # every entry has one (tests check)
-    return ModelFacts(ref, "snapshot", None, config=entry.get("config"), config_path=path,
-                      source_note=f"bundled snapshot (source: {source})")
+    facts = ModelFacts(ref, "snapshot", None, config=entry.get("config"), config_path=path,
+                       source_note=f"bundled snapshot (source: {source})")
+    tokenizer = entry.get("tokenizer")
+    if tokenizer is not None and tokenizer.get("length") is not None:
+        # len(tokenizer) as a source states it: used when no tokenizer file can be read
+        facts.extra["snapshot_tokenizer"] = (tokenizer.get("length").value, tokenizer.get("source").value,
+                                             tokenizer.get("length").loc)
+    return facts
 
 
 # -- `ckpt-lint snapshot --update MODEL...` (maintainers) -------------------------------------------
