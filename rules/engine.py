@@ -37,3 +37,12 @@ class UnreadableFile(Rule):
         for problem in project.problems:
             loc = Location(problem.path, problem.line or 1, problem.column or 1)
             yield self.finding(loc, f"cannot read {project.display(problem.path)}: {problem.reason}")
+        from ckpt_lint.adapters import adapter_sites
+
+        for site in adapter_sites(project):  # pickle adapters: said once, as an info
+            facts = site.facts
+            if facts.adapter_tensors is None and facts.adapter_weights_note and site.load is not None:
+                where = project.display(facts.path) if facts.path else facts.ref
+                yield self.finding(site.load.site, f"adapter {where}: {facts.adapter_weights_note}; adapter checks "
+                                   f"use adapter_config.json and the adapter's tokenizer only",
+                                   severity=Severity.INFO)

@@ -21,6 +21,12 @@ def _unresolved(project, kinds: tuple[str, ...]):
             yield ref, failure
 
 
+# First path components that are far more often a folder a training run writes than a Hub org.
+LOCAL_FOLDER_NAMES = {"output", "outputs", "checkpoint", "checkpoints", "ckpt", "ckpts", "saves", "save",
+                      "saved_models", "models", "model", "results", "runs", "exp", "experiments", "merged",
+                      "lora", "adapters", "out", "tmp", "data", "pretrained", "weights"}
+
+
 def _origins(ref) -> list:
     return [loc.with_note("model id written here") for loc in ref.ref.origins[:3] if loc != ref.site]
 
@@ -60,7 +66,10 @@ class UnknownModel(Rule):
             if failure.kind == "not-found":
                 if failure.anonymous:
                     message += " (a private repo looks the same without a token: set HF_TOKEN if it is yours)"
-                if "/" not in ref.ref.v:  # no org: as likely a folder the run creates later as a typo
+                first = ref.ref.v.split("/", 1)[0].lower()
+                if "/" not in ref.ref.v or first in LOCAL_FOLDER_NAMES:
+                    # no org, or an org named like an output folder: as likely a folder an earlier
+                    # step of the run creates as a typo
                     message += "; if an earlier step creates this folder, ignore this"
                     severity = Severity.WARNING
             yield self.finding(ref.site, f"{message}: from_pretrained fails to load it", severity=severity,

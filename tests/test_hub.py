@@ -369,16 +369,18 @@ def test_cli_reports_each_failure_class(hub, tmp_path, monkeypatch, capsys):
     body = ('a = AutoModel.from_pretrained("org/nr-7")\n'
             'b = AutoModel.from_pretrained("org/gated")\n'
             'c = AutoModel.from_pretrained("org/ner-7", revision="nope")\n'
-            'd = AutoModel.from_pretrained("checkpoint-best")\n')
+            'd = AutoModel.from_pretrained("checkpoint-best")\n'
+            'e = AutoModel.from_pretrained("outputs/lora-sft")\n')
     code, lines = lint(script(tmp_path / "p", body), monkeypatch, capsys)
     assert code == 1
     assert [line.split(" ")[:2] for line in lines] == [
-        ["train.py:3:5:", "CKL002"], ["train.py:4:5:", "CKL003"], ["train.py:5:5:", "CKL002"], ["train.py:6:5:", "CKL002"]]
+        ["train.py:3:5:", "CKL002"], ["train.py:4:5:", "CKL003"], ["train.py:5:5:", "CKL002"], ["train.py:6:5:", "CKL002"],
+        ["train.py:7:5:", "CKL002"]]
     assert "set HF_TOKEN if it is yours" in lines[0] and "gated" in lines[1] and "revision `nope`" in lines[2]
-    assert "if an earlier step creates this folder" in lines[3]
+    assert "if an earlier step creates this folder" in lines[3] and "if an earlier step" in lines[4]
     code, lines = lint(tmp_path / "p", monkeypatch, capsys, "--output-format", "json")
     severities = [item["severity"] for item in json.loads("\n".join(lines))]
-    assert severities == ["error", "warning", "error", "warning"]
+    assert severities == ["error", "warning", "error", "warning", "warning"]  # outputs/...: likely a run's folder
 
 
 def test_cli_timeout_is_an_info_and_the_run_completes(hub, tmp_path, monkeypatch, capsys):
