@@ -943,6 +943,9 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
                 return v.attrs[name]
             if name in v.kwargs:
                 return v.kwargs[name]
+            from_file = self.config_file_value(v, name)
+            if from_file is not None:
+                return from_file
             return known(BoundMethod(base, name))
         if base.known:
             return known(BoundMethod(base, name))

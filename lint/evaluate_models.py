@@ -102,6 +102,25 @@ class ModelFlow:
 
         return tokenizer_length(self.project, obj)
 
+    # -- config objects read from their files --------------------------------------------------------
+    # transformers config attributes read from config.json (others keep their call-site meaning)
+    _CONFIG_FILE_KEYS = ("vocab_size", "hidden_size", "model_type", "tie_word_embeddings", "intermediate_size")
+
+    def config_file_value(self, cfg: HFConfig, name: str) -> Val | None:
+        """`PeftConfig.from_pretrained(p).base_model_name_or_path`, `AutoConfig.from_pretrained(p).vocab_size`:
+        the value in adapter_config.json / config.json, or None when the file does not say."""
+        peft = cfg.cls_name in PEFT_CONFIGS
+        if cfg.ref is None or not cfg.ref.known or (not peft and name not in self._CONFIG_FILE_KEYS):
+            return None
+        facts = self.project.model(cfg.ref, cfg.base_dirs)
+        data = None if facts is None else (facts.adapter_config if peft else facts.config)
+        node = data.get(name) if data is not None else None
+        if node is None:
+            return UNKNOWN if peft else None
+        path = facts.adapter_config_path if peft else facts.config_path
+        where = self.project.display(path) if path is not None and facts.kind == "local" else f"{facts.ref}"
+        return known(node.plain(), (node.anchor.with_note(f"{name} in {where}"),))
+
     # -- PEFT --------------------------------------------------------------------------------------
     def peft_call(self, leaf: str, args, kwargs, frame: "Frame", *, node) -> Val | None:
         """`get_peft_model`, `prepare_model_for_kbit_training`, `LoraConfig(...)`; None if not PEFT."""

@@ -146,3 +146,23 @@ def test_auto_peft_load_adapter_and_get_peft_model(tmp_path):
     refs = {(r.what, r.ref.v) for r in project.references()}
     assert {("adapter", "adapter-a"), ("adapter", "adapter-b"), ("load", "base")} <= refs
     assert not [e for e in project.events if e.cls_name.startswith(("Peft", "AutoPeft"))]  # not head-checked loads
+
+
+def test_peft_config_base_name_is_read_from_adapter_config(tmp_path):
+    (tmp_path / "lora").mkdir()
+    (tmp_path / "lora" / "adapter_config.json").write_text(
+        '{"peft_type": "LORA", "r": 4, "base_model_name_or_path": "models/base", "task_type": "CAUSAL_LM"}')
+    project = analyze(tmp_path, {"infer.py": """
+        from peft import PeftConfig, PeftModel
+        from transformers import AutoModelForCausalLM
+        config = PeftConfig.from_pretrained("lora")
+        if config.task_type == "SEQ_CLS":
+            raise SystemExit("not a causal LM adapter")
+        model = AutoModelForCausalLM.from_pretrained(config.base_model_name_or_path)
+        model = PeftModel.from_pretrained(model, "lora")
+        """})
+    (load,) = project.adapter_loads
+    assert load.certain and load.base_load.ref.v == "models/base"
+    (origin,) = load.base_load.ref.origins
+    assert origin.path == tmp_path / "lora" / "adapter_config.json" and origin.note == (
+        "base_model_name_or_path in lora/adapter_config.json")
