@@ -39,9 +39,11 @@ class UnreadableFile(Rule):
             yield self.finding(loc, f"cannot read {project.display(problem.path)}: {problem.reason}")
         from ckpt_lint.adapters import adapter_sites
 
-        for site in adapter_sites(project):  # pickle adapters: said once, as an info
+        for site in adapter_sites(project):  # adapters whose weights were not read: said once, as an info
             facts = site.facts
-            if facts.adapter_tensors is None and facts.adapter_weights_note and site.load is not None:
+            unreadable = {problem.path for problem in project.problems}
+            if facts.adapter_tensors is None and facts.adapter_weights_note and site.load is not None and not (
+                    facts.path is not None and facts.path / "adapter_model.bin" in unreadable):
                 where = project.display(facts.path) if facts.path else facts.ref
                 yield self.finding(site.load.site, f"adapter {where}: {facts.adapter_weights_note}; adapter checks "
                                    f"use adapter_config.json and the adapter's tokenizer only",

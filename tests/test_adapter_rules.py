@@ -90,9 +90,8 @@ def test_pickle_adapter_uses_its_tokenizer_when_it_saved_embeddings(tmp_path, ca
     adapter(tmp_path / "models/lora", mts=["embed_tokens", "lm_head"], bin_only=True)
     tokenizer(tmp_path / "models/lora", 120)
     script(tmp_path, "merge.py", MERGE.format(kw="", akw=""))
-    info, line = lint(tmp_path, capsys, monkeypatch)
-    assert info == ("merge.py:5:9: CKL001 adapter models/lora: adapter_model.bin is a pickle; its shapes are not "
-                    "read yet; adapter checks use adapter_config.json and the adapter's tokenizer only")
+    line, unreadable = lint(tmp_path, capsys, monkeypatch)
+    assert unreadable.startswith("models/lora/adapter_model.bin:1:1: CKL001 cannot read models/lora/adapter_model.bin")
     assert line.startswith("merge.py:5:9: CKL201 adapter models/lora saved 120 embedding rows (len(tokenizer) of "
                            "models/lora/tokenizer.json, as its weights are a pickle)")
     # without modules_to_save the pickle may hold no vocabulary tensors: the load passes, stay silent

@@ -179,8 +179,8 @@ def test_folder_with_config_weights_and_meta(tmp_path):
 
 def test_deepke_checkpoint_with_only_a_pickle():
     facts = ModelResolver().resolve("checkpoints", base_dirs=[DATA / "deepke-ner"])
-    assert facts.kind == "local" and facts.tensors is None
-    assert facts.weights_note == "pytorch_model.bin is a pickle; its shapes are not read yet"
+    assert facts.kind == "local" and facts.tensors is None  # a text placeholder: a read problem, the rest still read
+    assert [p.reason.split(":")[0] for p in facts.problems] == ["not a PyTorch checkpoint"]
     assert [p.name for p in facts.weight_files] == ["pytorch_model.bin"]
     assert facts.config_value("vocab_size") == 21128 and facts.config_value("id2label") is None
     assert facts.meta.path("label_map", "1").value == "O" and facts.meta.get("num_labels").value == 60
@@ -190,8 +190,11 @@ def test_sharded_pickle_folder(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "pytorch_model.bin.index.json").write_text('{"weight_map": {}}')
     facts = ModelResolver().resolve("m", base_dirs=[tmp_path])
-    assert facts.tensors is None
-    assert facts.weights_note == "pytorch_model.bin.index.json lists pickle shards; their shapes are not read yet"
+    assert facts.tensors == {} and facts.problems == []  # an index listing no shards: no tensors
+    (tmp_path / "m" / "pytorch_model.bin.index.json").write_text('{"weight_map": {"a.weight": "pytorch_model-1.bin"}}')
+    facts = ModelResolver().resolve("m", base_dirs=[tmp_path])
+    assert facts.tensors is None and [p.reason for p in facts.problems] == [
+        "shard pytorch_model-1.bin listed in the index is missing"]
 
 
 def test_adapter_folder(tmp_path):
@@ -217,7 +220,8 @@ def test_weights_file_refs(tmp_path):
     assert st.path == tmp_path / "out" / "head.safetensors" and st.source_note == "local file out/head.safetensors"
     assert st.tensors["classifier.bias"].shape == (60,) and st.config_value("hidden_size") == 32
     pth = resolver.resolve("./out/re_bert.pth", base_dirs=[tmp_path])
-    assert pth.tensors is None and pth.weights_note == "re_bert.pth is a pickle; its shapes are not read yet"
+    assert pth.tensors is None and len(pth.problems) == 1  # a broken zip: a read problem (CKL001), never a crash
+    assert pth.problems[0].path == tmp_path / "out" / "re_bert.pth"
     assert pth.weight_files == [tmp_path / "out" / "re_bert.pth"] and pth.config_value("hidden_size") == 32
     cfg = resolver.resolve("out/config.json", base_dirs=[tmp_path])
     assert cfg.config_value("hidden_size") == 32 and cfg.weight_files == []

@@ -37,6 +37,7 @@ class ModelFacts:
     adapter_config_path: Path | None = None
     adapter_tensors: dict[str, TensorInfo] | None = None  # adapter_model.safetensors header
     adapter_weights_note: str | None = None  # why adapter shapes are missing (adapter_model.bin)
+    unsafe: list = field(default_factory=list)  # (path, torch_pickle.UnsafePickle) of pickles refused
     # name -> local Path of a file in the model folder (downloaded on demand for the Hub), or None
     finder: Callable[[str], "Path | None"] | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # memo for lazy facts (tokenizer, ...)

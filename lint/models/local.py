@@ -54,8 +54,9 @@ def from_path(ref: str, path: Path) -> ModelFacts:
     elif name.endswith(".safetensors"):
         facts.tensors = _single(facts, path)
     elif name.endswith(PICKLE_SUFFIXES):
-        facts.weight_files.append(path)
-        facts.weights_note = _pickle_note(path)
+        facts.tensors = _pickled(facts, path)
+    elif name.endswith(".gguf"):
+        facts.tensors = _gguf(facts, path)
     else:
         facts.weights_note = f"{path.name}: not a weights format ckpt-lint reads"
     _beside(facts, lambda n: _child(path.parent, n))
@@ -74,15 +75,22 @@ def read_folder(ref: str, kind: str, folder: Path, find: Finder, source_note: st
         headers.append(_sharded(facts, index, find))
     if adapter is not None:
         facts.adapter_tensors = _single(facts, adapter)
-    elif find(ADAPTER_BIN) is not None:
-        facts.adapter_weights_note = f"{ADAPTER_BIN} is a pickle; its shapes are not read yet"
+    elif (adapter_bin := find(ADAPTER_BIN)) is not None:
+        facts.adapter_tensors = _pickled(facts, adapter_bin)
+        if facts.adapter_tensors is None:
+            facts.adapter_weights_note = facts.weights_note or f"{ADAPTER_BIN} could not be read"
+            facts.weights_note = None
     if headers:
         facts.tensors = None if any(h is None for h in headers) else {k: v for h in headers for k, v in h.items()}
     elif adapter is None and facts.adapter_config is None:
-        pickles = [p for p in (find(n) for n in PICKLES) if p is not None] or _pickle_files(folder)
-        if pickles:
-            facts.weight_files.extend(pickles)
-            facts.weights_note = _pickle_note(pickles[0])
+        single, index = find(PICKLES[0]), find(PICKLES[1])
+        if single is not None:
+            facts.tensors = _pickled(facts, single)
+        elif index is not None:
+            facts.tensors = _sharded(facts, index, find, reader=_pickled)
+        elif others := _pickle_files(folder):  # optimizer.pt, training_args.bin...: not model weights, not read
+            facts.weight_files.extend(others)
+            facts.weights_note = _pickle_note(others[0])
     return facts
 
 
@@ -115,7 +123,43 @@ def _single(facts: ModelFacts, path: Path) -> dict[str, TensorInfo] | None:
         return None
 
 
-def _sharded(facts: ModelFacts, index: Path, find: Finder) -> dict[str, TensorInfo] | None:
+def _pickled(facts: ModelFacts, path: Path) -> dict[str, TensorInfo] | None:
+    """Shapes of a torch.save file, read without torch and without running the pickle. A nested
+    checkpoint ({"state_dict": ...}, {"model": ...}) gives its largest state dict."""
+    from .torch_pickle import UnsafePickle, read_torch_checkpoint
+
+    facts.weight_files.append(path)
+    try:
+        ckpt = read_torch_checkpoint(path)
+    except UnsafePickle as e:
+        facts.unsafe.append((path, e))
+        facts.weights_note = f"{path.name} was not read: {e.reason}"
+        return None
+    except ReadError as e:
+        facts.problems.append(problem(path, e))
+        return None
+    if ckpt.containers.get(""):
+        return ckpt.containers[""]
+    best = max(ckpt.containers.items(), key=lambda kv: len(kv[1]), default=None)
+    if best is None or not best[1]:
+        facts.weights_note = f"{path.name} holds no tensors"
+        return None
+    facts.extra["container"] = best[0]  # the checkpoint key holding the weights ("state_dict")
+    return best[1]
+
+
+def _gguf(facts: ModelFacts, path: Path) -> dict[str, TensorInfo] | None:
+    from .gguf import read_gguf
+
+    facts.weight_files.append(path)
+    try:
+        return read_gguf(path).tensors
+    except ReadError as e:
+        facts.problems.append(problem(path, e))
+        return None
+
+
+def _sharded(facts: ModelFacts, index: Path, find: Finder, reader=None) -> dict[str, TensorInfo] | None:
     facts.weight_files.append(index)
     try:
         weight_map = read_index(index)
@@ -131,7 +175,7 @@ def _sharded(facts: ModelFacts, index: Path, find: Finder) -> dict[str, TensorIn
         if path is None:
             facts.problems.append(ReadProblem(index, f"shard {shard} listed in the index is missing"))
             return None
-        header = _single(facts, path)
+        header = (reader or _single)(facts, path)
         if header is None:
             return None
         tensors.update(header)
