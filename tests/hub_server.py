@@ -92,7 +92,7 @@ class HubServer:
         self.delay = delay
         self.ranges = ranges
         self.inflight = self.max_inflight = 0
-        self.log: list[Request] = []
+        self._log: list[Request] = []
         self._etags: dict[tuple[Path, float, int], str] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -111,17 +111,26 @@ class HubServer:
         self._httpd.server_close()
 
     # -- what tests look at ---------------------------------------------------------------------
+    @property
+    def log(self) -> list[Request]:
+        """The requests answered so far. A handler logs after its last byte is written, so a client
+        can be done before the entry is: wait (briefly) until no request is in flight."""
+        deadline = time.monotonic() + 2.0
+        while self.inflight and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self._log
+
     def requests(self, repo: str | None = None) -> list[Request]:
-        with self._lock:
-            log = list(self.log)
+        log = list(self.log)
         if repo is None:
             return log
         return [r for r in log if r.path.startswith((f"/{repo}/resolve/", f"/api/models/{repo}/", f"/api/models/{repo}?"))
                 or r.path == f"/api/models/{repo}"]
 
     def clear(self) -> None:
+        _ = self.log  # settle first: a late entry must not land after the clear
         with self._lock:
-            self.log.clear()
+            self._log.clear()
 
     # -- repos ----------------------------------------------------------------------------------
     def repo(self, repo_id: str) -> Repo | None:
@@ -191,7 +200,7 @@ def _handler(server: HubServer):
             finally:
                 with server._lock:
                     server.inflight -= 1
-                    server.log.append(Request(self.command, self.path, self.headers.get("Range"), self._status,
+                    server._log.append(Request(self.command, self.path, self.headers.get("Range"), self._status,
                                               self._sent, self._token()))
 
         def _token(self) -> str | None:
