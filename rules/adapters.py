@@ -11,7 +11,7 @@ from ckpt_lint.diagnostics import Location, Severity
 from ckpt_lint.evaluate_models import QUANT_CONFIGS, base_event
 from ckpt_lint.rule import Rule
 from ckpt_lint.values import ExternalRef, HFConfig
-from ckpt_lint.vocab import INPUT_EMBEDDINGS, OUTPUT_EMBEDDINGS
+from ckpt_lint.vocab import INPUT_EMBEDDINGS, OUTPUT_EMBEDDINGS, config_where
 
 HEAD_NAMES = ("classifier", "score", "classification_head", "out_proj", "qa_outputs")
 _CLS_TASKS = ("SEQ_CLS", "TOKEN_CLS")  # peft adds classifier/score to modules_to_save for these
@@ -321,7 +321,7 @@ class TiedEmbeddingsTrained(Rule):
             if mts is None or not mts.known or _truthy_known(cfg.kwargs.get("ensure_weight_tying")):
                 continue
             facts = _facts_of(project, wrap.base)
-            tie = _tied(facts)
+            tie = _tied(project, facts)
             if tie is None or not self._both(mts.v):
                 continue
             yield self._finding(project, mts.site or wrap.site, mts.v, tie, [wrap.site.with_note("get_peft_model")])
@@ -330,7 +330,7 @@ class TiedEmbeddingsTrained(Rule):
             if resolved is None or resolved.base is None:
                 continue
             mts = resolved.adapter.adapter_value("modules_to_save")
-            tie = _tied(resolved.base)
+            tie = _tied(project, resolved.base)
             if tie is None or not self._both(mts) or resolved.adapter.adapter_value("ensure_weight_tying") is True:
                 continue
             related = []
@@ -355,27 +355,22 @@ class TiedEmbeddingsTrained(Rule):
                        f"the saved merged model reloads with lm_head overwritten by the embeddings")
         return self.finding(
             loc,
-            f"the adapter trains {shown} separately but the base ties them ({tie}): {outcome}",
+            f"the adapter trains {shown} separately but the base ties them ({tie[0]}): {outcome}",
             fix="train only embed_tokens, or pass ensure_weight_tying=True (peft 0.21+), or untie the base config "
                 "before training",
-            related=[*related, *([tie.loc] if hasattr(tie, "loc") else [])],
+            related=[*related, tie[1]],
         )
 
 
-class _Tie(str):
-    loc: Location
-
-
-def _tied(facts):
+def _tied(project, facts) -> tuple[str, Location] | None:
+    """(description, location) of `tie_word_embeddings: true` in a base's config, or None."""
     if facts is None or facts.config is None:
         return None
     node = facts.config.get("tie_word_embeddings")
     if node is None or node.value is not True:
         return None
-    where = facts.config_path.name if facts.config_path is not None else "config.json"
-    tie = _Tie(f"tie_word_embeddings: true in {facts.ref if facts.kind == 'snapshot' else where}")
-    tie.loc = node.loc.with_note("tie_word_embeddings")
-    return tie
+    return (f"tie_word_embeddings: true in {config_where(facts, project.display)}",
+            node.loc.with_note("tie_word_embeddings"))
 
 
 def _facts_of(project, obj):

@@ -39,9 +39,9 @@ class UnreadableFile(Rule):
             yield self.finding(loc, f"cannot read {project.display(problem.path)}: {problem.reason}")
         from ckpt_lint.adapters import adapter_sites
 
+        unreadable = {problem.path for problem in project.problems}
         for site in adapter_sites(project):  # adapters whose weights were not read: said once, as an info
             facts = site.facts
-            unreadable = {problem.path for problem in project.problems}
             if facts.adapter_tensors is None and facts.adapter_weights_note and site.load is not None and not (
                     facts.path is not None and facts.path / "adapter_model.bin" in unreadable):
                 where = project.display(facts.path) if facts.path else facts.ref
