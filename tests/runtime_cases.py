@@ -1,6 +1,7 @@
 """Fixture cases with a measured runtime outcome (tests/fixtures/<RULE>/<case>/runtime.json).
 
-runtime.json = {"argv": [...], "raises": bool}. argv runs with cwd = a copy of the case folder
+runtime.json = {"argv": [...], "raises": bool, "error": regex (optional)}. A raising case must print
+a traceback matching "error" (default: a size mismatch), so a case cannot pass by crashing some other way. argv runs with cwd = a copy of the case folder
 (so Hydra's outputs/ and __pycache__ never land in the repo); "python" means sys.executable,
 and the interpreter's bin dir is put first on PATH so `python` inside run.sh resolves to it.
 
@@ -35,9 +36,12 @@ class Outcome:
     stderr: str
     seconds: float
 
+    pattern: re.Pattern = SIZE_MISMATCH
+
     @property
-    def raised_size_mismatch(self) -> bool:
-        return self.returncode != 0 and bool(SIZE_MISMATCH.search(self.stderr))
+    def raised_expected(self) -> bool:
+        """Exited non-zero with the error the case is about (its runtime.json "error", else a size mismatch)."""
+        return self.returncode != 0 and bool(self.pattern.search(self.stderr))
 
     @property
     def error_line(self) -> str:
@@ -77,10 +81,12 @@ def run_case(case_dir: Path, workdir: Path) -> Outcome:
     env["HF_HUB_OFFLINE"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTHONPATH", None)
+    spec = load_spec(case_dir)
     start = time.monotonic()
-    proc = subprocess.run(_argv(load_spec(case_dir)["argv"]), cwd=dest, env=env,
+    proc = subprocess.run(_argv(spec["argv"]), cwd=dest, env=env,
                           capture_output=True, text=True, timeout=TIMEOUT)
-    return Outcome(case_id(case_dir), proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+    pattern = re.compile(spec["error"]) if spec.get("error") else SIZE_MISMATCH
+    return Outcome(case_id(case_dir), proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start, pattern)
 
 
 def run_all(cases: list[Path], workdir: Path) -> dict[str, Outcome]:
@@ -98,8 +104,8 @@ def main() -> int:
     for case in cases:
         o = results[case_id(case)]
         expected = load_spec(case)["raises"]
-        status = "RAISES" if o.raised_size_mismatch else ("LOADS" if o.returncode == 0 else f"EXIT {o.returncode}")
-        ok = o.raised_size_mismatch == expected and (expected or "loaded" in o.stdout)
+        status = "RAISES" if o.raised_expected else ("LOADS" if o.returncode == 0 else f"EXIT {o.returncode}")
+        ok = o.raised_expected == expected and (expected or "loaded" in o.stdout)
         bad += not ok
         print(f"{'ok ' if ok else 'BAD'} {o.case:40s} {status:7s} {o.seconds:5.1f}s  {o.error_line}")
     return 1 if bad else 0

@@ -44,7 +44,7 @@ def test_runtime_outcome(case_dir, outcomes):
     detail = f"exit {o.returncode}\n--- stdout\n{o.stdout[-2000:]}\n--- stderr\n{o.stderr[-4000:]}"
     if load_spec(case_dir)["raises"]:
         assert o.returncode != 0, detail
-        assert o.raised_size_mismatch, detail
+        assert o.raised_expected, detail
         assert "loaded" not in o.stdout.splitlines(), detail
     else:
         assert o.returncode == 0, detail
