@@ -1,6 +1,6 @@
 """Fixture cases with a measured runtime outcome (tests/fixtures/<RULE>/<case>/runtime.json).
 
-runtime.json = {"argv": [...], "raises": bool, "error": regex (optional)}. A raising case must print
+runtime.json = {"argv": [...], "raises": bool, "error": regex, "code": rule, "severity": "warning"} (last three optional). A raising case must print
 a traceback matching "error" (default: a size mismatch), so a case cannot pass by crashing some other way. argv runs with cwd = a copy of the case folder
 (so Hydra's outputs/ and __pycache__ never land in the repo); "python" means sys.executable,
 and the interpreter's bin dir is put first on PATH so `python` inside run.sh resolves to it.
