@@ -31,6 +31,9 @@ from .values import (
     HFObject,
     Instance,
     ModuleRef,
+    Built,
+    Checkpoint,
+    PathStr,
     Positioned,
     Val,
     fork_value,
@@ -43,6 +46,9 @@ from .values import (
 from .evaluate_data import MAX_LOOP, DataCalls
 from .evaluate_libraries import LibraryCalls, LoadEvent, is_hf_external  # noqa: F401 (re-exported)
 from .evaluate_models import ModelFlow
+from .evaluate_torch import MODULE_SELF_METHODS, TorchCalls
+
+MODULE_METHODS = MODULE_SELF_METHODS | {"state_dict", "load_state_dict"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .project import Project, Scenario
@@ -155,7 +161,7 @@ class Frame:
     depth: int
 
 
-class Evaluator(DataCalls, LibraryCalls, ModelFlow):
+class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
     """One evaluator per scenario (a way the project is launched)."""
 
     def __init__(self, project: "Project", scenario: "Scenario"):
@@ -540,7 +546,20 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
             obj = self.eval(target.value, scope, frame)
             if len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
                 key = self.eval(target.slice[0].slice.value, scope, frame)
-                if isinstance(obj.v, dict):
+                if isinstance(obj.v, Positioned) and obj.v.node.is_map:
+                    if obj.v.writes is None:
+                        obj.v.writes = {}
+                    if key.known and is_plain(key.v):
+                        obj.v.writes[key.v] = val
+                    else:  # an unknown key may overwrite any of them
+                        for k in self.positioned_keys(obj.v):
+                            obj.v.writes[k] = UNKNOWN
+                elif isinstance(obj.v, Checkpoint):
+                    if key.known and isinstance(key.v, str):
+                        obj.v.patched = obj.v.patched + (key.v,)
+                    else:
+                        obj.v.rekeyed = True
+                elif isinstance(obj.v, dict):
                     if key.known and is_plain(key.v):
                         obj.v[key.v] = val.v
                         obj.origins = merge_origins(obj, val)
@@ -705,9 +724,13 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
         inner = Scope(scope, frame.file)
         results: list[tuple[Val, Val | None]] = []
         sources: list[Val] = []
+        first = self.eval(node.for_in.iter, inner, frame)
+        over_checkpoint = self.checkpoint_comprehension(node, first, frame)
+        if over_checkpoint is not None:
+            return over_checkpoint
 
         def run(comp) -> bool:
-            iterable = self.eval(comp.iter, inner, frame)
+            iterable = first if comp is node.for_in else self.eval(comp.iter, inner, frame)
             items = self.iterate(iterable, frame)
             sources.append(iterable)
             if items is None or len(items) > MAX_LOOP:
@@ -813,7 +836,10 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
         """Positioned data as plain python, keeping its origin."""
         if isinstance(val.v, Positioned):
             node = val.v.node
-            return Val(node.plain(), val.origins or (self._origin(val.v, node),), val.expr, val.site)
+            data = node.plain()
+            if val.v.writes and isinstance(data, dict):
+                data.update({k: w.v for k, w in val.v.writes.items()})
+            return Val(data, val.origins or (self._origin(val.v, node),), val.expr, val.site)
         return val
 
     def _origin(self, pos: Positioned, node, key: str = "") -> Location:
@@ -825,6 +851,8 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
 
     def child(self, base: Val, key: Any, frame: Frame, *, attr: bool) -> Val:
         pos: Positioned = base.v
+        if pos.writes is not None and key in pos.writes:
+            return pos.writes[key]
         node = pos.node
         child = node.get(key) if (node.is_map or node.is_seq) else None
         if child is None and node.is_map and pos.composed is not None and node is pos.composed.root:
@@ -838,8 +866,18 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
             f"`{key}` in {self.project.display(child.anchor.path)}" + (f", {len(child.value)} items" if child.is_seq else "")
         )
         if child.is_map or child.is_seq:
-            return known(Positioned(child, what, pos.composed, pos.attr_access), (origin,))
+            return known(Positioned(child, what, pos.composed, pos.attr_access, pos.chosen_by), (origin,))
         return known(child.value, (origin,))
+
+    def positioned_keys(self, pos: Positioned) -> list:
+        keys = list(pos.node.value) if pos.node.is_map else []
+        return keys + [k for k in (pos.writes or {}) if k not in keys]
+
+    def _built(self, args, kwargs, frame: Frame, node) -> Built:
+        starred, self._starred = getattr(self, "_starred", []), []
+        return Built(list(args), dict(kwargs), frame.file.lazy_loc(node) if node is not None else None,
+                     frame.file.code(node, 120) if node is not None else "",
+                     tuple(p.what for p in starred), tuple(o for p in starred for o in p.chosen_by))
 
     def iterate(self, val: Val, frame: Frame) -> list[Val] | None:
         if isinstance(val.v, Positioned):
@@ -851,7 +889,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
                     for n in node.value
                 ]
             if node.is_map:
-                return [known(k, origin) for k in node.value]
+                return [known(k, origin) for k in self.positioned_keys(val.v)]
             return None
         if not val.known:
             return None
@@ -874,6 +912,8 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
 
     def binop(self, op: str, left: Val, right: Val) -> Val:
         left, right = self.plain(left), self.plain(right)
+        if op == "Divide" and isinstance(left.v, PathStr):
+            return self.torch_binop_path(left, [right])
         origins = merge_origins(left, right)
         if not (left.known and right.known):
             return Val(UNKNOWN_DATA, origins)
@@ -897,6 +937,9 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
 
     def getattr(self, base: Val, name: str, frame: Frame) -> Val:
         v = base.v
+        torch_attr = self.torch_getattr(base, name, frame)
+        if torch_attr is not None:
+            return torch_attr
         if isinstance(v, ExternalRef):
             if v.qualname == "sys" and name == "argv":
                 return self.sys_argv()
@@ -928,6 +971,8 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
             fields = v.cls.attrs.get("__fields__")
             if fields is not None and name in fields.v:
                 return fields.v[name]
+            if v.cls.external_bases() and name in MODULE_METHODS:
+                return known(BoundMethod(base, name))  # nn.Module methods: to(), state_dict()...
             return UNKNOWN
         if isinstance(v, ClassRef):
             for cls in v.mro():
@@ -962,6 +1007,9 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
         return known(words, (origin,), "sys.argv")
 
     def getitem(self, base: Val, key: Val, frame: Frame) -> Val:
+        item = self.checkpoint_item(base, key)
+        if item is not None:
+            return item
         if isinstance(base.v, Positioned):
             if not key.known:
                 return UNKNOWN
@@ -985,6 +1033,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
         func = self.eval(node.func, scope, frame)
         args: list[Val] = []
         kwargs: dict[str, Val] = {}
+        starred_sources: list[Positioned] = []
         for arg in node.args:
             val = self.eval(arg.value, scope, frame)
             if not val.expr:
@@ -995,6 +1044,11 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
                     args.append(Val(UNKNOWN_DATA, (), "*" + frame.file.code(arg.value)))
                 else:
                     args.extend(items)
+            elif arg.star == "**" and isinstance(val.v, Positioned) and val.v.node.is_map:
+                for k in self.positioned_keys(val.v):
+                    kwargs[str(k)] = self.child(val, k, frame, attr=False).with_expr(
+                        f"{frame.file.code(arg.value)}[{k!r}]", frame.file.lazy_loc(arg.value))
+                starred_sources.append(val.v)
             elif arg.star == "**":
                 val = self.plain(val)
                 if isinstance(val.v, dict):
@@ -1006,6 +1060,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
                 kwargs[arg.keyword.value] = val
             else:
                 args.append(val)
+        self._starred = starred_sources
         result = self.call(func, args, kwargs, frame, node=node)
         if result.known and not result.expr:
             result = result.with_expr(frame.file.code(node), frame.file.lazy_loc(node))
@@ -1091,7 +1146,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
             isinstance(c, ClassRef) and "__init__" in c.attrs for c in cls.mro()
         ):
             return UNKNOWN
-        inst = Instance(cls, {})
+        inst = Instance(cls, {}, self._built(args, kwargs, frame, node))
         inst_val = known(inst, (), cls.name)
         if cls.is_dataclass:
             fields = cls.attrs.get("__fields__")
@@ -1117,6 +1172,9 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow):
             if name == "from_pretrained" or name == "from_config":
                 return self.hf_load(target, name, args, kwargs, frame, node=node)
             return UNKNOWN
+        handled = self.torch_method(target, name, args, kwargs, frame, node=node)
+        if handled is not None:
+            return handled
         if isinstance(tv, Positioned):
             return self.call_positioned_method(target, name, args, frame)
         if isinstance(tv, HFConfig):

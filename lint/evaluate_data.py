@@ -92,6 +92,19 @@ class DataCalls:
                 return UNKNOWN
         return UNKNOWN
 
+    def _isinstance(self, obj: Val, types: Val) -> Val:
+        """isinstance(x, str) / (int, float) on plain known data; unknown for anything else."""
+        from .values import Builtin
+
+        names = [t.name if isinstance(t, Builtin) else None
+                 for t in (types.v if isinstance(types.v, tuple) else (types.v,))]
+        table = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict,
+                 "tuple": tuple, "set": set}
+        obj = self.plain(obj)
+        if not obj.known or not is_plain(obj.v) or not names or any(n not in table for n in names):
+            return UNKNOWN
+        return known(isinstance(obj.v, tuple(table[n] for n in names)))
+
     def call_positioned_method(self, target: Val, name: str, args: list[Val], frame: Frame) -> Val:
         if name == "get" and args:
             key = self.plain(args[0])
@@ -128,6 +141,8 @@ class DataCalls:
                 mode = self.plain(args[1]).v if len(args) > 1 else self.plain(kwargs.get("mode", known("r"))).v
                 return known(FileHandle(args[0], mode if isinstance(mode, str) else "r"))
             return UNKNOWN
+        if name == "isinstance" and len(args) == 2:
+            return self._isinstance(args[0], args[1])
         if name in ("print", "isinstance", "hasattr", "type", "super", "getattr"):
             return UNKNOWN
         if name == "range":

@@ -73,6 +73,9 @@ class LibraryCalls:
     def call_external(self, ref: ExternalRef, args, kwargs, frame: Frame, *, node) -> Val:
         q = ref.qualname
         leaf = ref.leaf
+        handled = self.torch_external(q, args, kwargs, frame, node=node)
+        if handled is not None:
+            return handled
         if leaf in ("from_pretrained", "from_config") and "." in q:
             cls = ExternalRef(q.rsplit(".", 1)[0])
             return self.hf_load(known(cls), leaf, args, kwargs, frame, node=node)
@@ -167,7 +170,8 @@ class LibraryCalls:
         node = self.project.data(found, kind)
         if node is None:
             return UNKNOWN
-        return known(Positioned(node, self.project.display(found)), (node.loc.with_note(self.project.display(found)),))
+        return known(Positioned(node, self.project.display(found), chosen_by=path_val.origins),
+                     (node.loc.with_note(self.project.display(found)),))
 
     def base_dirs(self, frame: Frame | None) -> tuple[Path, ...]:
         dirs = [self.scenario.cwd]

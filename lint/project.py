@@ -91,12 +91,15 @@ class Scenario:
             i += 2
         return out
 
-    def _loc(self, tok, flag: str) -> Location:
+    def _loc(self, tok, flag: str, text: str | None = None) -> Location:
         where = os.path.basename(str(self.shell)) if self.shell else "the command line"
-        return tok.loc.with_note(f"{tok.raw if flag in tok.raw else flag + ' ' + tok.raw} in {where}")
+        raw = tok.raw if flag in tok.raw else flag + ' ' + tok.raw
+        if text is not None and "$" in tok.raw:  # `--vision-model=${vision_model}`: say what it expands to
+            raw += f" (= {text})"
+        return tok.loc.with_note(f"{raw} in {where}")
 
     def _value(self, spec: ArgSpec, text: str | None, tok, flag: str) -> Val:
-        origin = (self._loc(tok, flag),)
+        origin = (self._loc(tok, flag, text),)
         if text is None:
             return Val(UNKNOWN.v, origin)
         try:
@@ -158,6 +161,8 @@ class Project:
         self.extra_references: list[tuple] = []
         self.adapter_loads: list[Any] = []  # flow.AdapterLoad, in the order reached
         self.peft_wraps: list[Any] = []  # flow.PeftWrap
+        self.state_dict_loads: list[Any] = []  # evaluate_torch.StateDictLoad: model.load_state_dict(...)
+        self.state_dict_saves: list[Any] = []  # evaluate_torch.StateDictSave: torch.save(obj, path)
         self.resizes: list[tuple] = []  # (HFObject, flow.Step) for every resize_token_embeddings call
         self.adapter_memo: dict[int, Any] = {}  # id(AdapterLoad) -> adapters.ResolvedLoad (rules share it)
 
@@ -406,6 +411,10 @@ class Project:
             add(cfg.ref, cfg.base_dirs, cfg.site, what="config")
         for extra in self.extra_references:
             add(*extra)
+        for load in self.state_dict_loads:
+            source = getattr(load.source, "v", None)
+            if type(source).__name__ == "Checkpoint":
+                add(source.ref, source.base_dirs, source.site or load.site, what="checkpoint")
         return list(out.values())
 
     _TRAINING_KEYS = (b"adapter_name_or_path", b"finetuning_type", b"base_model:")

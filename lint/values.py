@@ -93,6 +93,10 @@ def fork_value(val: Val) -> Val:
         return Val(_copy_data(val.v), val.origins, val.expr, val.site)
     if isinstance(val.v, (Instance, ArgNamespace, HFConfig)):
         return Val(val.v.fork(), val.origins, val.expr, val.site)
+    if isinstance(val.v, Positioned) and val.v.writes is not None:
+        from dataclasses import replace
+
+        return Val(replace(val.v, writes=dict(val.v.writes)), val.origins, val.expr, val.site)
     return val
 
 
@@ -152,9 +156,66 @@ class ClassRef:
 class Instance:
     cls: ClassRef
     attrs: dict[str, Val] = field(default_factory=dict)
+    built: "Built | None" = None  # how the code constructed it: `CLIP(**model_info)`
 
     def fork(self) -> "Instance":
-        return Instance(self.cls, {k: fork_value(v) for k, v in self.attrs.items()})
+        return Instance(self.cls, {k: fork_value(v) for k, v in self.attrs.items()}, self.built)
+
+
+@dataclass
+class Built:
+    """A project class constructed by the code, with the arguments it was given."""
+
+    args: list[Val]
+    kwargs: dict[str, Val]
+    site: Location | None
+    call_text: str
+    sources: tuple[str, ...] = ()  # data files expanded with `**` ("cn_clip/.../ViT-B-16.json")
+    chosen_by: tuple[Location, ...] = ()  # what picked those files (a launch-script flag, ...)
+
+
+@dataclass(eq=False)
+class Checkpoint:
+    """What `torch.load(path)` / `safetensors.torch.load_file(path)` returns, known by its file: shapes
+    come from the file's header, never from running the load."""
+
+    ref: Val  # the path as evaluated
+    how: str  # "torch.load" | "load_file"
+    site: Location | None
+    base_dirs: tuple[Path, ...]
+    keys: tuple[str, ...] = ()  # subscripts taken: checkpoint["state_dict"] -> ("state_dict",)
+    optional_keys: tuple[str, ...] = ()  # `.get("state_dict", checkpoint)`: the key may be absent
+    rekeyed: bool = False  # went through code that may rename keys ({k[7:]: v ...}, a project function)
+    filtered: bool = False  # went through a comprehension that keeps the names but may drop some
+    items: bool = False  # `.items()` of it (iterated by a comprehension)
+    patched: tuple[str, ...] = ()  # entries the code replaces before loading (`sd[key] = resized`)
+    expr: str = ""
+
+    def derive(self, **changes) -> "Checkpoint":
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+@dataclass(eq=False)
+class StateDictOf:
+    """`model.state_dict()`: the names a model object saves under (PEFT and DDP wrappers included)."""
+
+    model: Val
+    site: Location | None
+
+
+@dataclass(eq=False)
+class Wrapped:
+    """`DistributedDataParallel(model)` / `DataParallel(model)`: the state dict names gain `module.`."""
+
+    inner: Val
+    how: str
+    site: Location | None
+
+
+class PathStr(str):
+    """A `pathlib.Path` value: a str that also knows `.parent`, `.name`, `/`..."""
 
 
 @dataclass
@@ -177,6 +238,8 @@ class Positioned:
     what: str  # e.g. "conf/train.yaml" or "Hydra config conf/config.yaml"
     composed: Any = None  # hydra.Composed for cfg.key fallback lookups
     attr_access: bool = False  # OmegaConf/Hydra objects allow cfg.key
+    chosen_by: tuple[Location, ...] = ()  # origins of the path that named the file (a flag, a YAML key)
+    writes: dict[Any, Val] | None = None  # `data[key] = value` after loading (top level only)
 
 
 @dataclass

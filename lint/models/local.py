@@ -138,6 +138,7 @@ def _pickled(facts: ModelFacts, path: Path) -> dict[str, TensorInfo] | None:
     except ReadError as e:
         facts.problems.append(problem(path, e))
         return None
+    facts.extra["containers"] = ckpt.containers  # the code may index one: checkpoint["state_dict"]
     if ckpt.containers.get(""):
         return ckpt.containers[""]
     best = max(ckpt.containers.items(), key=lambda kv: len(kv[1]), default=None)
