@@ -16,7 +16,7 @@ from ckpt_lint.checkpoints import (
 )
 from ckpt_lint.diagnostics import Location, Severity
 from ckpt_lint.rule import Rule
-from ckpt_lint.values import Checkpoint, Instance
+from ckpt_lint.values import Checkpoint, HFObject, Instance, known
 
 WIDTH_KEYS = {"hidden_size", "d_model", "n_embd", "width", "embed_dim", "dim", "hidden_dim", "model_dim"}
 DEPTH_KEYS = {"num_hidden_layers", "n_layer", "n_layers", "num_layers", "layers", "depth"}
@@ -36,12 +36,40 @@ class Size:
     origins: tuple[Location, ...]
 
 
-def sizes_built(model) -> list[Size]:
-    """Width/depth values a model object was built with (constructor kwargs of a project class)."""
+@dataclass
+class Build:
+    """How the code built the model a state dict is loaded into."""
+
+    sizes: list[Size]
+    call_text: str
+    site: Location | None
+    sources: tuple[str, ...] = ()
+    chosen_by: tuple[Location, ...] = ()
+
+
+def model_build(project, model) -> Build | None:
+    """Width/depth a model object was built with: a project class's constructor kwargs, or the
+    config.json (plus keyword overrides) of a transformers `from_pretrained`."""
     if isinstance(model, Instance) and model.built is not None:
-        items = model.built.kwargs.items()
-    else:
-        return []
+        b = model.built
+        return Build(_sizes(b.kwargs.items()), b.call_text, b.site, b.sources, b.chosen_by)
+    if isinstance(model, HFObject) and model.role == "model" and hasattr(model.event, "ref") \
+            and getattr(model.event, "method", "") == "from_pretrained":
+        event = model.event
+        facts = project.model(event.ref, event.base_dirs)
+        if facts is None or facts.config is None or not facts.config.is_map:
+            return None
+        values = {}
+        for key, node in facts.config.value.items():
+            if isinstance(node.value, int):
+                values[key] = known(node.value, (node.anchor.with_note(f"`{key}` in {project.display(node.anchor.path)}"),))
+        values.update({k: v for k, v in event.kwargs.items() if k in values})
+        where = project.display(facts.config_path) if facts.config_path else facts.source_note
+        return Build(_sizes(values.items()), event.call_text, event.site, (where,))
+    return None
+
+
+def _sizes(items) -> list[Size]:
     out = []
     for key, val in items:
         v = val.v
@@ -105,17 +133,17 @@ class ArchitectureMismatch(Rule):
             if not load.certain or not isinstance(load.source.v, Checkpoint):
                 continue
             model = target_model(load.target)
-            sizes = sizes_built(model)
-            if not sizes:
+            build = model_build(project, model)
+            if build is None or not build.sizes:
                 continue
             loaded = load_checkpoint(project, load.source.v)
             if loaded is None or not loaded.tensors or loaded.checkpoint.rekeyed:
                 continue
-            finding = self._compare(project, load, model, sizes, loaded)
+            finding = self._compare(project, load, build, loaded)
             if finding is not None:
                 yield finding
 
-    def _compare(self, project, load, model: Instance, sizes: list[Size], loaded: LoadedCheckpoint):
+    def _compare(self, project, load, build: Build, loaded: LoadedCheckpoint):
         _, wrappers = unwrap(load.target)
         names = [n for n in loaded.tensors if n not in loaded.checkpoint.patched]
         bare = strip_prefix(names, "module.") if all(n.startswith("module.") for n in names) else {n: n for n in names}
@@ -127,7 +155,7 @@ class ArchitectureMismatch(Rule):
             None: list(bare.values()),
         }
         problems = []
-        for size in sizes:
+        for size in build.sizes:
             if size.tower is None and two_towers:
                 continue  # `embed_dim` of a two-tower model is the projection, not a tower's width
             group = groups[size.tower]
@@ -143,10 +171,9 @@ class ArchitectureMismatch(Rule):
         widths = [p for p in problems if p[0].kind == "width"]
         strict = load.strict.v if load.strict.known else True
         severity = Severity.ERROR if widths or strict else Severity.WARNING
-        return self._finding(project, load, model, loaded, problems, severity, strict)
+        return self._finding(project, load, build, loaded, problems, severity, strict)
 
-    def _finding(self, project, load, model: Instance, loaded: LoadedCheckpoint, problems, severity, strict):
-        built = model.built
+    def _finding(self, project, load, built: Build, loaded: LoadedCheckpoint, problems, severity, strict):
         where = project.display(loaded.path) + (f'["{loaded.container}"]' if loaded.container else "")
         parts = []
         for size, ev, text in problems:

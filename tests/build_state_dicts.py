@@ -63,6 +63,16 @@ def main() -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         torch.save(large, out)
 
+    from transformers import BertConfig, BertModel
+
+    for case, hidden in (("CKL501/bert_base_vs_large", 48), ("CKL501/bert_base_vs_large_ok", 32)):
+        tiny_bert_dir(FIXTURES / case / "models" / "bert-tiny")
+        torch.manual_seed(1)
+        wide = BertModel(BertConfig(**dict(TINY_BERT, hidden_size=hidden)))
+        out = FIXTURES / case / "ckpt" / "finetuned.bin"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.clone() for k, v in wide.state_dict().items()}, out)
+
     base_cases = ["CKL302/peft_state_dict", "CKL302/peft_state_dict_ok", "CKL302/peft_saved_in_project",
                   "CKL302/ddp_prefix", "CKL302/ddp_prefix_ok", "CKL303/position_ids_old_ckpt",
                   "CKL303/position_ids_ok"]
@@ -73,8 +83,6 @@ def main() -> int:
         out = FIXTURES / case / "out" / "peft_sd.pt"
         out.parent.mkdir(parents=True, exist_ok=True)
         torch.save(sd, out)
-
-    from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
     plain = {k: v.clone() for k, v in BertModel(BertConfig(**TINY_BERT)).state_dict().items()}

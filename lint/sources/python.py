@@ -10,7 +10,8 @@ from ..diagnostics import Location
 
 # A file is parsed eagerly only when its text can matter: a model load, or a value that feeds one.
 PREFILTER = re.compile(
-    rb"from_pretrained|num_labels|id2label|load_state_dict|resize_token_embeddings|PeftModel|hydra"
+    rb"from_pretrained|num_labels|id2label|load_state_dict|resize_token_embeddings|PeftModel|get_peft_model|"
+    rb"torch\.save\(|hydra"
 )
 
 
