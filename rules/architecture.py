@@ -16,7 +16,7 @@ from ckpt_lint.checkpoints import (
 )
 from ckpt_lint.diagnostics import Location, Severity
 from ckpt_lint.rule import Rule
-from ckpt_lint.values import Checkpoint, HFObject, Instance, known
+from ckpt_lint.values import Checkpoint, HFObject, Instance, Positioned, known
 
 WIDTH_KEYS = {"hidden_size", "d_model", "n_embd", "width", "embed_dim", "dim", "hidden_dim", "model_dim"}
 DEPTH_KEYS = {"num_hidden_layers", "n_layer", "n_layers", "num_layers", "layers", "depth"}
@@ -69,17 +69,34 @@ def model_build(project, model) -> Build | None:
     return None
 
 
-def _sizes(items) -> list[Size]:
+TOWER_CONFIGS = {"vision_cfg": "vision", "vision_config": "vision", "visual_cfg": "vision",
+                 "text_cfg": "text", "text_config": "text"}
+
+
+def _sizes(items, tower_of: str | None = None, parent: str = "") -> list[Size]:
     out = []
     for key, val in items:
         v = val.v
+        if key in TOWER_CONFIGS and tower_of is None:  # open_clip: CLIP(vision_cfg={"width": 1024, ...})
+            out.extend(_sizes(_nested(v), TOWER_CONFIGS[key], f"{key}."))
+            continue
         if not val.known or isinstance(v, bool) or not isinstance(v, int):
             continue
         tower, base = _split(key)
+        tower = tower or tower_of
         kind = "width" if base in WIDTH_KEYS else "depth" if base in DEPTH_KEYS else None
         if kind is not None:
-            out.append(Size(key, kind, tower, v, val.origins))
+            out.append(Size(parent + key, kind, tower, v, val.origins))
     return out
+
+
+def _nested(v) -> list:
+    if isinstance(v, Positioned) and v.node.is_map:
+        return [(k, known(n.value, (n.anchor.with_note(f"`{k}` in {v.what}"),)))
+                for k, n in v.node.value.items() if not (n.is_map or n.is_seq)]
+    if isinstance(v, dict):
+        return [(k, known(x)) for k, x in v.items()]
+    return []
 
 
 def _split(key: str) -> tuple[str | None, str]:
@@ -202,7 +219,7 @@ class ArchitectureMismatch(Rule):
         related.extend(o.with_note(f"checkpoint path: {o.note}" if o.note else "checkpoint path") for o in ck.ref.origins)
         matching = _matching_configs(project, problems)
         fix = ("use the architecture config the checkpoint was trained with"
-               + (f" ({', '.join(matching)} match it)" if matching else "")
+               + (f" ({', '.join(matching)} {'match' if len(matching) > 1 else 'matches'} it)" if matching else "")
                + ", or resume from a checkpoint of the size this config builds")
         return self.finding(load.site, message, fix=fix, related=_dedupe(related, load.site), severity=severity)
 
@@ -244,9 +261,15 @@ def _matching_configs(project, problems) -> list[str]:
         data = node.plain() if node is not None else None
         if not isinstance(data, dict):
             continue
-        if all(_fits(data.get(size.key), size, ev) for size, ev, _ in problems):
+        if all(_fits(_get(data, size.key), size, ev) for size, ev, _ in problems):
             out.append(path.name)
     return out
+
+
+def _get(data: dict, dotted: str):
+    for part in dotted.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
 
 
 def _fits(value, size: Size, ev: Evidence) -> bool:

@@ -134,3 +134,45 @@ def test_wrapped_unwrap_depth():
     w = known(Wrapped(known(Wrapped(inner, "DataParallel", None)), "DistributedDataParallel", None))
     got, wrappers = unwrap(w)
     assert got is inner and [x.how for x in wrappers] == ["DistributedDataParallel", "DataParallel"]
+
+
+def _lint_json(path, monkeypatch, capsys) -> list[dict]:
+    from ckpt_lint.cli import main
+
+    monkeypatch.chdir(path)
+    capsys.readouterr()
+    main([".", "--output-format", "json", "--isolated", "--offline"])
+    return json.loads(capsys.readouterr().out)
+
+
+def test_open_clip_style_nested_tower_configs(tmp_path, monkeypatch, capsys):
+    """CLIP(**cfg) with vision_cfg/text_cfg dicts: each tower is compared with its own tensors, and the
+    configs beside the chosen one that fit are named."""
+    torch = __import__("pytest").importorskip("torch")
+    (tmp_path / "cfg").mkdir()
+    tower = {"context_length": 8, "vocab_size": 99, "width": 32, "heads": 2, "layers": 2}
+    for name, width, layers in (("ViT-B-16", 32, 2), ("ViT-L-14", 48, 3)):
+        (tmp_path / "cfg" / f"{name}.json").write_text(json.dumps(
+            {"embed_dim": 24, "vision_cfg": {"image_size": 32, "layers": layers, "width": width}, "text_cfg": tower}))
+    (tmp_path / "model.py").write_text("from torch import nn\n\nclass CLIP(nn.Module):\n"
+                                       "    def __init__(self, embed_dim, vision_cfg, text_cfg):\n        super().__init__()\n")
+    (tmp_path / "train.py").write_text(
+        "import json\nimport torch\nfrom model import CLIP\n\nwith open('cfg/ViT-B-16.json') as f:\n"
+        "    model_cfg = json.load(f)\nmodel = CLIP(**model_cfg)\nmodel.load_state_dict(torch.load('ViT-L-14.pt'))\n")
+    sd = {}
+    for i in range(3):
+        sd[f"visual.transformer.resblocks.{i}.attn.in_proj_weight"] = torch.zeros(144, 48)
+        sd[f"visual.transformer.resblocks.{i}.ln_1.weight"] = torch.zeros(48)
+    sd["visual.proj"] = torch.zeros(48, 24)
+    for i in range(2):  # the text tower fits: width 32, 2 layers
+        sd[f"transformer.resblocks.{i}.attn.in_proj_weight"] = torch.zeros(96, 32)
+        sd[f"transformer.resblocks.{i}.ln_1.weight"] = torch.zeros(32)
+    torch.save(sd, tmp_path / "ViT-L-14.pt")
+    (finding,) = _lint_json(tmp_path, monkeypatch, capsys)
+    assert finding["code"] == "CKL501" and finding["severity"] == "error"
+    assert (finding["path"], finding["line"], finding["column"]) == ("train.py", 8, 1)
+    assert "vision_cfg.width=32 but the checkpoint is 48 wide there" in finding["message"]
+    assert "vision_cfg.layers=2 but the checkpoint has 3 blocks in `visual.transformer.resblocks`" in finding["message"]
+    assert "text_cfg" not in finding["message"]
+    assert "(ViT-L-14.json matches it)" in finding["fix"]["message"]
+    assert {"path": "cfg/ViT-B-16.json", "line": 1, "note": "vision_cfg.width = 32"}.items() <= finding["related"][0].items()
