@@ -63,6 +63,7 @@ class LoadEvent:
     base_dirs: tuple[Path, ...]
     config: HFConfig | None = None
     project_class: ClassRef | None = None
+    certain: bool = True  # False under an `if` on an unknown test, in an except handler, an unknown loop
 
 
 
@@ -328,11 +329,12 @@ class LibraryCalls:
         config = config_val.v if config_val is not None and isinstance(config_val.v, HFConfig) else None
         if any(_is_config_class(b) for b in hf_bases):
             cfg = HFConfig(cls_name, ref, dict(kwargs), {}, site, frame.file, self.base_dirs(frame), node)
+            cfg.certain = self.uncertain == 0
             self.project.record_config(cfg)
             return known(cfg)
         event = LoadEvent(method, cls_name, hf_bases, ref, list(args), dict(kwargs), site,
                           frame.file.code(node, 120) if node is not None else cls_name, frame.file, node,
-                          self.scenario, self.base_dirs(frame), config, project_class)
+                          self.scenario, self.base_dirs(frame), config, project_class, self.uncertain == 0)
         self.project.record_load(event)
         role = role_of(hf_bases[0]) if role_of(cls_name) == "model" else role_of(cls_name)
         return known(HFObject(cls_name, event, role), (), frame.file.code(node) if node is not None else cls_name, site)

@@ -11,7 +11,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass, field
+from importlib import resources
 
 from .diagnostics import Location
 from .values import HFConfig, Val
@@ -28,15 +31,110 @@ _SCORE = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_m
           "openai-gpt", "reformer", "helium", "smollm3", "arcee", "ministral"}
 _TOKEN_SCORE = _SCORE - {"gpt2", "bloom", "falcon", "gpt_neo", "gpt_neox", "biogpt", "mpt", "gpt_bigcode",
                          "opt", "ctrl", "openai-gpt", "reformer", "transfo-xl"}
-_PREFIX_TYPES = {  # class-name prefix -> model_type, longest first when matching
-    "XLMRoberta": "xlm-roberta", "DistilBert": "distilbert", "DebertaV2": "deberta-v2", "Deberta": "deberta",
-    "Roberta": "roberta", "Camembert": "camembert", "Electra": "electra", "Albert": "albert", "Bert": "bert",
-    "Longformer": "longformer", "MPNet": "mpnet", "Llama": "llama", "Mistral": "mistral", "Mixtral": "mixtral",
-    "Qwen2": "qwen2", "Qwen3": "qwen3", "GPT2": "gpt2", "Gemma": "gemma", "Phi3": "phi3", "Phi": "phi",
-    "Bart": "bart", "MBart": "mbart", "T5": "t5", "MT5": "mt5", "XLNet": "xlnet", "RoFormer": "roformer",
-    "Ernie": "ernie", "Nezha": "nezha", "Funnel": "funnel", "BigBird": "big_bird", "Opt": "opt",
-    "Bloom": "bloom", "Falcon": "falcon", "GPTNeoX": "gpt_neox", "GPTNeo": "gpt_neo", "GPTJ": "gptj",
-}
+# Families transformers 5.23 no longer ships (lint/data/model_types.json is generated from 5.23):
+# their v4 class names still name a model_type for the head rules.
+_LEGACY_PREFIXES = {"Nezha": "nezha", "ErnieM": "ernie_m"}
+
+
+@functools.lru_cache(maxsize=1)
+def _type_table() -> dict:
+    """lint/data/model_types.json (built by tests/build_model_types.py from transformers 5.23)."""
+    data = json.loads((resources.files("ckpt_lint") / "data" / "model_types.json").read_text(encoding="utf-8"))
+    data["_suffix_sets"] = {p: frozenset(data["suffixes"][i] for i in ids) for p, (_, ids) in data["families"].items()}
+    return data
+
+
+def class_config_type(name: str) -> tuple[str, str] | None:
+    """(model_type, base_config_key) that `name.from_pretrained` compares with config.json's `model_type`.
+
+    Exact for every public model and config class of transformers 5.23; None for classes it does not
+    have (Auto, Peft, project or removed classes) and for the few whose config overrides the check.
+    """
+    table = _type_table()
+    if name in table["classes"]:
+        entry = table["classes"][name]
+        return None if entry is None else (entry[0], entry[1])
+    for end in range(len(name) - 1, 0, -1):
+        suffixes = table["_suffix_sets"].get(name[:end])
+        if suffixes is not None and name[end:] in suffixes:
+            return table["families"][name[:end]][0], ""
+    return None
+
+
+def class_family(name: str) -> tuple[str, str] | None:
+    """(family prefix, class-name ending) of a class the table builds from a prefix:
+    BertForMaskedLM -> (Bert, ForMaskedLM)."""
+    table = _type_table()
+    if name in table["classes"]:
+        return None
+    for end in range(len(name) - 1, 0, -1):
+        suffixes = table["_suffix_sets"].get(name[:end])
+        if suffixes is not None and name[end:] in suffixes:
+            return name[:end], name[end:]
+    return None
+
+
+def matching_class(name: str, model_type: str) -> str | None:
+    """The class of `model_type` with the same role as `name` (RobertaForMaskedLM, bert -> BertForMaskedLM)."""
+    family = class_family(name)
+    if family is None:
+        return None
+    table = _type_table()
+    found = sorted(p + family[1] for p, (t, _) in table["families"].items()
+                   if t == model_type and family[1] in table["_suffix_sets"][p])
+    return found[0] if len(found) == 1 else None
+
+
+def auto_class(name: str) -> str | None:
+    """The Auto class that builds classes like `name` (BertForMaskedLM -> AutoModelForMaskedLM)."""
+    family = class_family(name)
+    return _type_table()["auto"].get(family[1]) if family is not None else None
+
+
+def warned_model_type(config, model_type: str, base_key: str = ""):
+    """The config.json `model_type` Node that transformers 5.23 warns about for a class whose config is
+    (model_type, base_config_key), or None when it does not warn (matching type, a composite config
+    holding the class's sub-config, or no model_type)."""
+    if config is None or not config.is_map:
+        return None
+    if base_key and config.get(base_key) is not None and config.get(base_key).is_map:
+        config = config.get(base_key)
+    node = config.get("model_type")
+    if node is None or node.value == model_type:
+        return None
+    for _, sub in config.items():  # a composite config that holds the class's own sub-config
+        inner = sub.get("model_type") if sub.is_map else None
+        if inner is not None and inner.value == model_type:
+            return None
+    return node if isinstance(node.value, str) else None
+
+
+def canonical_tokenizer(name: str) -> str:
+    """The class a tokenizer name is in transformers 5.23 (RobertaTokenizerFast, BartTokenizer -> RobertaTokenizer)."""
+    table = _type_table()
+    if name in table["tokenizer_aliases"]:
+        return table["tokenizer_aliases"][name]
+    if name.endswith("Fast") and name[:-4] in table["tokenizers"]:
+        return name[:-4]
+    return name
+
+
+def tokenizer_model_types(name: str) -> list[str] | None:
+    """The model_types transformers 5.23 registers tokenizer class `name` for; None when unknown or generic."""
+    return _type_table()["tokenizers"].get(canonical_tokenizer(name))
+
+
+def tokenizer_of_type(model_type: str) -> str | None:
+    """The (specific) tokenizer class registered for `model_type`; None when generic or none."""
+    for cls, types in _type_table()["tokenizers"].items():
+        if model_type in types:
+            return cls
+    return None
+
+
+def tokenizer_files(name: str) -> list[str]:
+    """The vocabulary files a tokenizer class builds itself from (vocab.json, merges.txt), besides tokenizer.json."""
+    return _type_table()["tokenizer_files"].get(canonical_tokenizer(name), [])
 
 
 def head_kind(names) -> str | None:
@@ -50,11 +148,14 @@ def head_kind(names) -> str | None:
 
 
 def model_type_of_class(name: str) -> str | None:
-    """`RobertaForSequenceClassification` -> "roberta"; None for Auto classes and unknown prefixes."""
+    """`RobertaForSequenceClassification` -> "roberta"; None for Auto classes, names without "For" and
+    classes transformers does not have (lint/data/model_types.json, plus a few v4-only families)."""
     if name.startswith("Auto") or "For" not in name:
         return None
-    prefix = name.split("For", 1)[0]
-    return _PREFIX_TYPES.get(prefix)
+    found = class_config_type(name)
+    if found is not None:
+        return found[0]
+    return _LEGACY_PREFIXES.get(name.split("For", 1)[0])
 
 
 def head_key(kind: str, model_type: str | None) -> str | None:

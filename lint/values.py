@@ -281,11 +281,12 @@ class HFConfig:
     file: Any = None
     base_dirs: tuple[Path, ...] = ()
     node: Any = None  # the libcst.Call that built it
+    certain: bool = True  # built by code that certainly runs
 
     def fork(self) -> "HFConfig":
         return HFConfig(self.cls_name, self.ref, dict(self.kwargs),
                         {k: fork_value(v) for k, v in self.attrs.items()}, self.site, self.file,
-                        self.base_dirs, self.node)
+                        self.base_dirs, self.node, self.certain)
 
 
 @dataclass(eq=False)
