@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .values import Checkpoint, HFObject, Instance, StateDictOf, Val, Wrapped
+from .values import Checkpoint, HFObject, Instance, Val, Wrapped
 
 WRAPPER_PREFIX = "module."
 PEFT_PREFIX = "base_model.model."
@@ -29,13 +29,7 @@ class LoadedCheckpoint:
     path: Path | None
     tensors: dict[str, Any] | None  # name -> TensorInfo of the selected container; None = unreadable
     container: str  # "" or the top-level key ("state_dict")
-    nested_in: list[str] = field(default_factory=list)  # weights sit under these keys, not at the top
     saved_by: Any = None  # evaluate_torch.StateDictSave that wrote this path, if the project has one
-
-    @property
-    def label(self) -> str:
-        ref = self.checkpoint.ref.v
-        return f'{ref}["{self.container}"]' if self.container else str(ref)
 
 
 def unwrap(val: Val) -> tuple[Val, list[Wrapped]]:
@@ -83,9 +77,7 @@ def load_checkpoint(project, ck: Checkpoint) -> LoadedCheckpoint | None:
             container = keys[0]
         elif keys[0] not in ck.optional_keys:
             return LoadedCheckpoint(ck, facts, facts.path, None, "", saved_by=saved)  # KeyError: not ours
-    tensors = containers.get(container) or {}
-    nested = [k for k, v in containers.items() if k and v] if not container and not tensors else []
-    return LoadedCheckpoint(ck, facts, facts.path, tensors, container, nested, saved)
+    return LoadedCheckpoint(ck, facts, facts.path, containers.get(container) or {}, container, saved)
 
 
 # -- what the tensors say ---------------------------------------------------------------------------
@@ -165,7 +157,3 @@ def target_model(val: Val) -> Any:
     inner, _ = unwrap(val)
     return inner.v if isinstance(inner.v, (Instance, HFObject)) else None
 
-
-def source_of_state_dict(val: Val) -> Any:
-    """StateDictOf / Checkpoint behind a load's source value."""
-    return val.v if isinstance(val.v, (Checkpoint, StateDictOf)) else None
