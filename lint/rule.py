@@ -56,7 +56,7 @@ class Rule:
             message=message,
             location=location,
             fix=fix,
-            related=tuple(related),
+            related=_unique(related),
         )
 
 
@@ -111,3 +111,11 @@ def all_rules() -> dict[str, type[Rule]]:
     for cls in builtin_rules():
         table[cls.code] = cls
     return dict(sorted(table.items()))
+
+
+def _unique(locs: Iterable[Location]) -> tuple[Location, ...]:
+    """Related locations in order, each position once (the first note wins)."""
+    out: dict = {}
+    for loc in locs:
+        out.setdefault((loc.path, loc.line, loc.column), loc)
+    return tuple(out.values())

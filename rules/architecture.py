@@ -221,7 +221,7 @@ class ArchitectureMismatch(Rule):
         fix = ("use the architecture config the checkpoint was trained with"
                + (f" ({', '.join(matching)} {'match' if len(matching) > 1 else 'matches'} it)" if matching else "")
                + ", or resume from a checkpoint of the size this config builds")
-        return self.finding(load.site, message, fix=fix, related=_dedupe(related, load.site), severity=severity)
+        return self.finding(load.site, message, fix=fix, related=_off_line(related, load.site), severity=severity)
 
 
 def _disagrees(size: Size, ev: Evidence) -> str | None:
@@ -280,12 +280,6 @@ def _fits(value, size: Size, ev: Evidence) -> bool:
     return value in ev.stacks.values()
 
 
-def _dedupe(locs, site) -> list[Location]:
-    seen, out = set(), []
-    for loc in locs:
-        key = (loc.path, loc.line)
-        if key in seen or (loc.path == site.path and loc.line == site.line):
-            continue
-        seen.add(key)
-        out.append(loc)
-    return out
+def _off_line(locs, site) -> list[Location]:
+    """Related places other than the load's own line (its arguments are shown there already)."""
+    return [loc for loc in locs if (loc.path, loc.line) != (site.path, site.line)]

@@ -10,6 +10,7 @@ import libcst as cst
 
 from ckpt_lint.diagnostics import Location, Severity
 from ckpt_lint.rule import Rule
+from ckpt_lint.sources.python import walk
 from ckpt_lint.values import ExternalRef, HFConfig
 
 # torch dtype spellings (torch attribute or dtype="..." string) -> canonical name
@@ -456,7 +457,7 @@ class _FileInfo:
             current = self.parent(current)
         if call.scope_kind == "function" and isinstance(func, cst.FunctionDef):
             name = func.name.value
-            for other in _walk(self.file.module):
+            for other in walk(self.file.module):
                 if isinstance(other, cst.Call) and isinstance(other.func, cst.Name) and other.func.value == name:
                     up = self.parent(other)
                     while up is not None:
@@ -479,16 +480,6 @@ def _dotted(expr) -> str:
     return ""
 
 
-def _walk(node, *, into_defs: bool = True):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        children = list(current.children)
-        if not into_defs and current is not node:
-            if isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-                continue
-        stack.extend(reversed(children))
 
 
 def _key(expr) -> str | None:
@@ -585,7 +576,7 @@ def _load_target(info: _FileInfo, call: cst.Call):
 
 
 def _self_alias(info: _FileInfo, func: cst.FunctionDef, name: str) -> str | None:
-    for node in _walk(func, into_defs=False):
+    for node in walk(func, into_defs=False):
         if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.value, cst.Name) \
                 and node.value.value == name:
             key = _key(node.targets[0].target)
@@ -618,7 +609,7 @@ class _Flow:
 
     def nodes(self):
         for body in self.bodies:
-            yield from _walk(body, into_defs=False)
+            yield from walk(body, into_defs=False)
 
     def run(self):
         if not self._collect():

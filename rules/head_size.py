@@ -17,6 +17,7 @@ from ckpt_lint.hf import (
     saved_head,
 )
 from ckpt_lint.rule import Rule
+from ckpt_lint.sources.python import walk
 
 
 def _kwarg_node(call, name: str):
@@ -135,7 +136,7 @@ class HeadSizeMismatch(Rule):
             related.append(saved.location.with_note(f"checkpoint head: {saved.why}"))
         fix = (f"use the label list the checkpoint was trained with ({saved.rows} labels), or pass "
                f"ignore_mismatched_sizes=True to re-initialise the head")
-        return self.finding(event.site, message, fix=fix, related=_dedupe(related))
+        return self.finding(event.site, message, fix=fix, related=related)
 
 
 class NumLabelsConflict(Rule):
@@ -193,7 +194,7 @@ class NumLabelsConflict(Rule):
                        f"{'' if constructor else '.from_pretrained'}: transformers {major}.x {outcome} "
                        f"[{version_note}]")
             related = [o for o in (*num.origins, *id2label.origins) if o.path != loc.path or o.line != loc.line]
-            yield self.finding(loc, message, fix=f"pass only id2label, or num_labels={m}", related=_dedupe(related))
+            yield self.finding(loc, message, fix=f"pass only id2label, or num_labels={m}", related=related)
         yield from self._config_files(project)
 
     def _config_files(self, project):
@@ -239,7 +240,7 @@ def custom_head(cls) -> tuple[str, Count | None] | None:
         init = klass.attrs.get("__init__")
         if init is None or not hasattr(init.v, "node"):
             continue
-        for node in _walk(init.v.node):
+        for node in walk(init.v.node):
             if not (isinstance(node, cst.Assign) and len(node.targets) == 1):
                 continue
             target, value = node.targets[0].target, node.value
@@ -279,18 +280,3 @@ def _constant_rows(rows, env) -> int | None:
     if use_len:
         return len(val.v) if isinstance(val.v, (list, tuple, dict)) else None
     return val.v if isinstance(val.v, int) and not isinstance(val.v, bool) else None
-
-
-def _walk(node):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(list(current.children)))
-
-
-def _dedupe(locs):
-    out: dict = {}
-    for loc in locs:
-        out.setdefault((loc.path, loc.line, loc.column), loc)
-    return list(out.values())

@@ -16,6 +16,7 @@ from ckpt_lint.hf import (
     warned_model_type,
 )
 from ckpt_lint.rule import Rule
+from ckpt_lint.sources.python import walk
 from ckpt_lint.vocab import config_where
 
 _V5_WARNING = ("You are using a model of type `{ckpt}` to instantiate a model of type `{cls}`. "
@@ -113,15 +114,10 @@ class ModelTypeMismatch(Rule):
             if not (given.known and isinstance(given.v, str)):
                 return None  # a config object: from_pretrained does not read config.json's model_type
             config_ref = given
-        facts = _facts(project, config_ref, event.base_dirs, event.kwargs)
-        if facts is None:
+        seen = _warned(project, config_ref, event.base_dirs, event.kwargs, model_type, base_key, event.site)
+        if seen is None:
             return None
-        node = warned_model_type(facts.config, model_type, base_key)
-        if node is None:
-            return None
-        ckpt = node.value
-        major, note = project.library_major("transformers", near=event.site.path)
-        quote = (_V5_WARNING if major >= 5 else _V4_WARNING).format(ckpt=ckpt, cls=model_type)
+        facts, node, ckpt, major, note, quote = seen
         message = (f"{desc} is built for model_type `{model_type}` but {_where(project, facts, config_ref)} is "
                    f"model_type `{ckpt}`: transformers {major}.x only warns \"{quote}\", loads the weights whose "
                    f"names match and initialises the others at random [{note}]")
@@ -136,15 +132,10 @@ class ModelTypeMismatch(Rule):
         if found is None or cfg.cls_name.startswith("Auto"):
             return None
         model_type, base_key = found
-        facts = _facts(project, cfg.ref, cfg.base_dirs, cfg.kwargs)
-        if facts is None:
+        seen = _warned(project, cfg.ref, cfg.base_dirs, cfg.kwargs, model_type, base_key, cfg.site)
+        if seen is None:
             return None
-        node = warned_model_type(facts.config, model_type, base_key)
-        if node is None:
-            return None
-        ckpt = node.value
-        major, note = project.library_major("transformers", near=cfg.site.path)
-        quote = (_V5_WARNING if major >= 5 else _V4_WARNING).format(ckpt=ckpt, cls=model_type)
+        facts, node, ckpt, major, note, quote = seen
         message = (f"{cfg.cls_name} is the config of model_type `{model_type}` but "
                    f"{_where(project, facts, cfg.ref)} is model_type `{ckpt}`: transformers {major}.x only warns "
                    f"\"{quote}\" and a model built from this config does not match the checkpoint [{note}]")
@@ -210,6 +201,21 @@ _REMOTE = object()
 def _remote(kwargs) -> bool:
     trust = kwargs.get("trust_remote_code")
     return trust is not None and (not trust.known or bool(trust.v))
+
+
+def _warned(project, ref, base_dirs, kwargs, model_type: str, base_key: str, site):
+    """(facts, model_type node, checkpoint type, major, version note, the warning transformers prints)
+    when loading `ref` as `model_type` makes transformers warn; None otherwise."""
+    facts = _facts(project, ref, base_dirs, kwargs)
+    if facts is None:
+        return None
+    node = warned_model_type(facts.config, model_type, base_key)
+    if node is None:
+        return None
+    ckpt = node.value
+    major, note = project.library_major("transformers", near=site.path)
+    quote = (_V5_WARNING if major >= 5 else _V4_WARNING).format(ckpt=ckpt, cls=model_type)
+    return facts, node, ckpt, major, note, quote
 
 
 def _facts(project, ref, base_dirs, kwargs):
@@ -357,7 +363,7 @@ def _imports(file) -> dict[str, str]:
     if cached is not None and cached[0] is file:
         return cached[1]
     names: dict[str, str] = {}
-    for node in _walk(file.module):
+    for node in walk(file.module):
         if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
             module = file.module.code_for_node(node.module) if node.module is not None else ""
             root = "" if node.relative else module.split(".", 1)[0]
@@ -437,11 +443,4 @@ def _parents(file) -> dict[int, object]:
     _PARENTS[id(file)] = (file, table)
     return table
 
-
-def _walk(node):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(list(current.children)))
 

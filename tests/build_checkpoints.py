@@ -125,19 +125,29 @@ def build_checkpoint(rel: str, cls_name: str, id2label: dict | None, post: str |
     return out
 
 
-def build_all(root: Path = FIXTURES) -> list[Path]:
+def quiet_transformers() -> None:
+    """No progress bars or info logs while the builders save models."""
     import transformers
 
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
+
+
+def build_all(root: Path = FIXTURES) -> list[Path]:
+    quiet_transformers()
     return [build_checkpoint(*spec, root=root) for spec in CHECKPOINTS]
 
 
-def main() -> int:
-    for out in build_all():
+def print_sizes(folders: list[Path]) -> int:
+    """One line per built folder, relative to tests/fixtures; the builders' main() ends here."""
+    for out in folders:
         size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
         print(f"{out.relative_to(FIXTURES)}  {size / 1024:.1f} KB")
     return 0
+
+
+def main() -> int:
+    return print_sizes(build_all())
 
 
 if __name__ == "__main__":

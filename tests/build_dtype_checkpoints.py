@@ -21,6 +21,8 @@ import json
 import sys
 from pathlib import Path
 
+from build_checkpoints import print_sizes, quiet_transformers
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 TINY_BERT = dict(
@@ -79,18 +81,12 @@ def build_checkpoint(rel: str, dtype: str, post: str | None, root: Path = FIXTUR
 
 
 def build_all(root: Path = FIXTURES) -> list[Path]:
-    import transformers
-
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
+    quiet_transformers()
     return [build_checkpoint(*spec, root=root) for spec in CHECKPOINTS]
 
 
 def main() -> int:
-    for out in build_all():
-        size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
-        print(f"{out.relative_to(FIXTURES)}  {size / 1024:.1f} KB")
-    return 0
+    return print_sizes(build_all())
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from build_checkpoints import print_sizes, quiet_transformers
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -113,10 +115,7 @@ ARTIFACTS = [
 
 
 def build_all(root: Path = FIXTURES) -> list[Path]:
-    import transformers
-
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
+    quiet_transformers()
     built = []
     for rel, builder in ARTIFACTS:
         out = root / rel
@@ -128,10 +127,7 @@ def build_all(root: Path = FIXTURES) -> list[Path]:
 
 
 def main() -> int:
-    for out in build_all():
-        size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
-        print(f"{out.relative_to(FIXTURES)}  {size / 1024:.1f} KB")
-    return 0
+    return print_sizes(build_all())
 
 
 if __name__ == "__main__":

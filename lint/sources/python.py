@@ -123,3 +123,17 @@ class LazyLocation(Location):
 
     def __repr__(self) -> str:
         return f"LazyLocation({self.path}, {self._node.__class__.__name__}, note={self._note!r})"
+
+
+def walk(node, *, into_defs: bool = True):
+    """Every libcst node under `node`, in source order (pre-order); with into_defs=False the bodies of
+    nested functions, classes and lambdas are not entered."""
+    import libcst as cst  # lazily, like the parser: importing this module must stay cheap
+
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if not into_defs and current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        stack.extend(reversed(list(current.children)))
