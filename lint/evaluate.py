@@ -84,6 +84,19 @@ class _Budget(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class LazyImport:
+    """`from module import name` not yet imported: resolved when the name is first read."""
+
+    module: str
+    level: int
+    name: str
+    from_path: Path
+
+
+_BINDINGS = (FuncRef, ClassRef, ModuleRef, ExternalRef, LazyImport)  # names that branches never blur
+
+
 class Scope:
     def __init__(self, parent: "Scope | None" = None, file: "PyFile | None" = None):
         self.vars: dict[str, Val] = {}
@@ -123,7 +136,7 @@ class Scope:
             if first is not None and all(v is not None and same(first, v) for v in vals[1:]):
                 continue
             present = [v for v in vals if v is not None]
-            if len(present) == len(vals) and all(isinstance(v.v, (FuncRef, ClassRef, ModuleRef, ExternalRef)) and v.v is present[0].v for v in present):
+            if len(present) == len(vals) and all(isinstance(v.v, _BINDINGS) and v.v is present[0].v for v in present):
                 continue
             self.vars[name] = _joined(present)
 
@@ -173,6 +186,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         self.call_stack: list[Any] = []
         self.steps = 0
         self.visited_funcs: set[int] = set()
+        self._resolving: set[LazyImport] = set()
         # > 0 while running code that may not run (a branch on an unknown test, an except
         # handler, a loop body of unknown count): what happens to models there is "may happen"
         self.uncertain = 0
@@ -286,10 +300,10 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
             for alias in node.names:
                 name = _dotted(alias.name)
                 if alias.asname is not None:
-                    scope.set(alias.asname.name.value, self.import_module(name, frame, 0, full=True))
+                    scope.set(alias.asname.name.value, self.import_module(name, frame.file.path, 0))
                 else:
                     top = name.split(".")[0]
-                    scope.set(top, self.import_module(top, frame, 0, full=True))
+                    scope.set(top, self.import_module(top, frame.file.path, 0))
         elif isinstance(node, cst.ImportFrom):
             self.exec_import_from(node, scope, frame)
         elif isinstance(node, cst.Global):
@@ -399,7 +413,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         if not completed:
             for name in _names_written(body):
                 val = branch.vars.get(name)
-                if val is not None and not isinstance(val.v, (ModuleRef, ExternalRef, FuncRef, ClassRef)):
+                if val is not None and not isinstance(val.v, _BINDINGS):
                     branch.vars[name] = UNKNOWN
         scope.join(branch)
 
@@ -418,7 +432,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         level = len(node.relative)
         modname = _dotted(node.module) if node.module is not None else ""
         if isinstance(node.names, cst.ImportStar):
-            mod = self.import_module(modname, frame, level, full=True)
+            mod = self.import_module(modname, frame.file.path, level)
             if isinstance(mod.v, ModuleRef):
                 sub = self.modules.get(mod.v.path)
                 if sub is not None:
@@ -429,21 +443,43 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         for alias in node.names:
             name = alias.name.value if isinstance(alias.name, cst.Name) else _dotted(alias.name)
             bind = alias.asname.name.value if alias.asname is not None else name
-            mod = self.import_module(modname, frame, level, full=True)
+            # Bound lazily: the module is parsed and run only if the name is ever read.
+            scope.set(bind, known(LazyImport(modname, level, name, frame.file.path)))
+
+    def _bind_lazy(self, scope: Scope, name: str, lazy: LazyImport) -> Val:
+        val = self.resolve_lazy(lazy)
+        holder: Scope | None = scope
+        while holder is not None and name not in holder.vars:
+            holder = holder.parent
+        if holder is not None and holder.vars.get(name) is not None and holder.vars[name].v is lazy:
+            holder.vars[name] = val  # resolved once per scope
+        return val
+
+    def resolve_lazy(self, lazy: LazyImport) -> Val:
+        """What `from module import name` binds, importing the module now."""
+        if lazy in self._resolving:  # an import cycle: the name is not bound yet at this point
+            return UNKNOWN
+        self._resolving.add(lazy)
+        try:
+            mod = self.import_module(lazy.module, lazy.from_path, lazy.level)
             if isinstance(mod.v, ModuleRef):
                 sub_scope = self.modules.get(mod.v.path)
-                val = sub_scope.vars.get(name) if sub_scope is not None else None
+                val = sub_scope.vars.get(lazy.name) if sub_scope is not None else None
+                if val is not None and isinstance(val.v, LazyImport):  # re-exported by a package
+                    val = self.resolve_lazy(val.v)
+                    sub_scope.vars[lazy.name] = val
                 if val is None:  # maybe a submodule
-                    full = f"{modname}.{name}" if modname else name
-                    val = self.import_module(full, frame, level, full=True)
-                scope.set(bind, val)
-            elif isinstance(mod.v, ExternalRef):
-                scope.set(bind, known(ExternalRef(f"{mod.v.qualname}.{name}")))
-            else:
-                scope.set(bind, UNKNOWN)
+                    full = f"{lazy.module}.{lazy.name}" if lazy.module else lazy.name
+                    val = self.import_module(full, lazy.from_path, lazy.level)
+                return val
+            if isinstance(mod.v, ExternalRef):
+                return known(ExternalRef(f"{mod.v.qualname}.{lazy.name}"))
+            return UNKNOWN
+        finally:
+            self._resolving.discard(lazy)
 
-    def import_module(self, name: str, frame: Frame, level: int, *, full: bool) -> Val:
-        path = self.project.resolve_module(name, frame.file.path, level)
+    def import_module(self, name: str, from_path: Path, level: int) -> Val:
+        path = self.project.resolve_module(name, from_path, level)
         if path is None:
             if level:
                 return UNKNOWN
@@ -484,6 +520,9 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
             self.exec_block(self._body(node), body_scope, frame)
         except (_Return, _Break, _Continue, _Dead):
             pass
+        for name, val in list(body_scope.vars.items()):  # imports in a class body: bind now
+            if isinstance(val.v, LazyImport):
+                body_scope.vars[name] = self.resolve_lazy(val.v)
         cls.attrs = body_scope.vars
         if is_dc:
             fields, types = self._dataclass_fields(node, body_scope, frame)
@@ -590,6 +629,8 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
             name = node.value
             val = scope.lookup(name)
             if val is not None:
+                if isinstance(val.v, LazyImport):
+                    val = self._bind_lazy(scope, name, val.v)
                 return val
             if name in ("True", "False", "None"):
                 return known({"True": True, "False": False, "None": None}[name])
@@ -947,7 +988,10 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         if isinstance(v, ModuleRef):
             scope = self.modules.get(v.path)
             if scope is not None and name in scope.vars:
-                return scope.vars[name]
+                val = scope.vars[name]
+                if isinstance(val.v, LazyImport):
+                    val = self._bind_lazy(scope, name, val.v)
+                return val
             path = self.project.submodule(v.path, name)
             if path is not None:
                 file = self.project.python(path)
@@ -1061,6 +1105,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
             else:
                 args.append(val)
         self._starred = starred_sources
+        self._call_scope = scope  # read by adapter loads (evaluate_models): the names a fix may use there
         result = self.call(func, args, kwargs, frame, node=node)
         if result.known and not result.expr:
             result = result.with_expr(frame.file.code(node), frame.file.lazy_loc(node))
