@@ -27,9 +27,15 @@ class Location:
     end_line: int | None = None
     end_column: int | None = None
     note: str = ""  # for related locations: what stands there ("label list", "checkpoint config")
+    cell: int | None = None  # in a notebook: the cell (1-based among all cells); line and end_line are in it
 
     def with_note(self, note: str) -> "Location":
-        return Location(self.path, self.line, self.column, self.end_line, self.end_column, note)
+        return Location(self.path, self.line, self.column, self.end_line, self.end_column, note, self.cell)
+
+    @property
+    def line_ref(self) -> str:
+        """The line as a reader finds it: `12`, or `cell 3:2` in a notebook."""
+        return str(self.line) if self.cell is None else f"cell {self.cell}:{self.line}"
 
     @property
     def end(self) -> tuple[int, int]:
@@ -54,6 +60,10 @@ class Fix:
     applicability: str = "display-only"  # "safe" | "unsafe" | "display-only"
     edits: tuple[Edit, ...] = ()
 
+    def applies(self, unsafe: bool = False) -> bool:
+        """Whether `--fix` applies it: it has edits, and is safe (or unsafe, with `--unsafe-fixes`)."""
+        return bool(self.edits) and (self.applicability == "safe" or (unsafe and self.applicability == "unsafe"))
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -67,7 +77,7 @@ class Finding:
 
     def sort_key(self):
         loc = self.location
-        return (str(loc.path), loc.line, loc.column, self.code, self.message)
+        return (str(loc.path), loc.cell or 0, loc.line, loc.column, self.code, self.message)
 
 
 @dataclass(frozen=True)
@@ -78,3 +88,4 @@ class ReadProblem:
     reason: str
     line: int | None = None
     column: int | None = None
+    cell: int | None = None  # in a notebook: line and column are in this cell

@@ -13,7 +13,8 @@ SKIP_DIRS = {
     ".vscode", "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules",
     "site-packages", "venv", "__pycache__", ".ckpt_lint_cache", "wandb", "mlruns",
 }
-KINDS = {".py": "python", ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".sh": "shell", ".bash": "shell"}
+KINDS = {".py": "python", ".ipynb": "notebook", ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".sh": "shell",
+         ".bash": "shell"}
 
 
 @dataclass(frozen=True)

@@ -296,8 +296,8 @@ def _known_len(val: Val | None) -> int | None:
 def describe(name: str, val: Val, n: int) -> str:
     """How a count was computed: "num_labels=len(label_list) + 1 from `labels` in conf/train.yaml, 3 items"."""
     origins = [o for o in val.origins if o.note]
-    if any(o.path.suffix != ".py" for o in origins):  # data files explain more than code literals
-        origins = [o for o in origins if o.path.suffix != ".py"]
+    if any(o.path.suffix not in (".py", ".ipynb") for o in origins):  # data files explain more than code literals
+        origins = [o for o in origins if o.path.suffix not in (".py", ".ipynb")]
     notes = list(dict.fromkeys(o.note for o in origins))
     expr = " ".join((val.expr or "").split())
     if not expr or expr == str(n) or any(expr in note for note in notes):

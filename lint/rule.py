@@ -117,5 +117,5 @@ def _unique(locs: Iterable[Location]) -> tuple[Location, ...]:
     """Related locations in order, each position once (the first note wins)."""
     out: dict = {}
     for loc in locs:
-        out.setdefault((loc.path, loc.line, loc.column), loc)
+        out.setdefault((loc.path, loc.cell, loc.line, loc.column), loc)
     return tuple(out.values())

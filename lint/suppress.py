@@ -2,7 +2,8 @@
 
 Only real comments count (Python comments come from the tokenizer, so a `#` inside a string is not
 one). A finding is suppressed by a directive on its own line or on the line of any of its related
-locations (e.g. next to `labels:` in the YAML that fed it).
+locations (e.g. next to `labels:` in the YAML that fed it). In a notebook, directives are comments of
+its code cells, keyed by (cell, line) as notebook locations are.
 """
 
 from __future__ import annotations
@@ -55,13 +56,28 @@ def directives(comments: dict[int, str]) -> dict[int, set[str] | None]:
     return out
 
 
-class Suppressions:
-    def __init__(self, text_of):
-        self._text_of = text_of  # path -> text or None
-        self._cache: dict[Path, dict[int, set[str] | None]] = {}
+def notebook_directives(nb) -> dict[tuple[int, int], set[str] | None]:
+    """(cell, line) -> codes, from each code cell's comments (a cell is tokenized on its own)."""
+    out: dict = {}
+    for cell in nb.cells:
+        text = "\n".join(cell.code)  # IPython lines blanked: they are no Python for the tokenizer
+        if "ckpt-lint" in text:
+            out.update({(cell.number, line): codes for line, codes in directives(python_comments(text)).items()})
+    return out
 
-    def _for(self, path: Path) -> dict[int, set[str] | None]:
+
+class Suppressions:
+    def __init__(self, text_of, notebook_of=None):
+        self._text_of = text_of  # path -> text or None
+        self._notebook_of = notebook_of  # path -> sources.notebook.Notebook or None
+        self._cache: dict[Path, dict] = {}
+
+    def _for(self, path: Path) -> dict:
         if path not in self._cache:
+            if path.suffix.lower() == ".ipynb":
+                nb = self._notebook_of(path) if self._notebook_of is not None else None
+                self._cache[path] = notebook_directives(nb) if nb is not None else {}
+                return self._cache[path]
             text = self._text_of(path)
             if text is None:
                 self._cache[path] = {}
@@ -75,7 +91,8 @@ class Suppressions:
 
     def suppressed(self, finding) -> bool:
         for loc in (finding.location, *finding.related):
-            codes = self._for(loc.path).get(loc.line, False)
+            key = loc.line if loc.cell is None else (loc.cell, loc.line)
+            codes = self._for(loc.path).get(key, False)
             if codes is None or (codes and finding.code in codes):
                 return True
         return False

@@ -242,7 +242,7 @@ def _disagrees(size: Size, ev: Evidence) -> str | None:
 
 def _flag_text(origin: Location) -> str:
     note = (origin.note or "").rsplit(" in ", 1)[0]
-    return f"`{note}` ({origin.path.name}:{origin.line})" if note else f"{origin.path.name}:{origin.line}"
+    return f"`{note}` ({origin.path.name}:{origin.line_ref})" if note else f"{origin.path.name}:{origin.line_ref}"
 
 
 def _matching_configs(project, problems) -> list[str]:
@@ -282,4 +282,4 @@ def _fits(value, size: Size, ev: Evidence) -> bool:
 
 def _off_line(locs, site) -> list[Location]:
     """Related places other than the load's own line (its arguments are shown there already)."""
-    return [loc for loc in locs if (loc.path, loc.line) != (site.path, site.line)]
+    return [loc for loc in locs if (loc.path, loc.cell, loc.line) != (site.path, site.cell, site.line)]

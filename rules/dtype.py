@@ -285,7 +285,7 @@ class DtypeMismatch(Rule):
         if self._markers is None:
             mixed = default = False
             for source in project.files:
-                if source.kind not in ("python", "yaml", "json", "shell") or _is_checkpoint_file(source.path):
+                if source.kind not in ("python", "notebook", "yaml", "json", "shell") or _is_checkpoint_file(source.path):
                     continue
                 try:
                     with open(source.path, "rb") as fh:
@@ -308,7 +308,7 @@ class DtypeMismatch(Rule):
     # -- the finding ---------------------------------------------------------------------------
     def _finding(self, project, event, info, load: LoadDtype, call, head: Head, backbone: str):
         file = event.file
-        at = lambda node: f"{project.display(file.path)}:{file.loc(node).line}"  # noqa: E731
+        at = lambda node: f"{project.display(file.path)}:{file.loc(node).line_ref}"  # noqa: E731
         half = HALF[load.dtype]
         error = RAISING[head.leaf].format(half=half, dtype=load.dtype)
         message = (

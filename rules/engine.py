@@ -35,7 +35,7 @@ class UnreadableFile(Rule):
 
     def check(self, project):
         for problem in project.problems:
-            loc = Location(problem.path, problem.line or 1, problem.column or 1)
+            loc = Location(problem.path, problem.line or 1, problem.column or 1, cell=problem.cell)
             yield self.finding(loc, f"cannot read {project.display(problem.path)}: {problem.reason}")
         from ckpt_lint.adapters import adapter_sites
 

@@ -120,7 +120,7 @@ class PeftStateDictReload(Rule):
             if saved is None or not (isinstance(saved[0], HFObject) and saved[0].role == "peft"):
                 return None
             site = saved[2].site
-            evidence = f"`torch.save` of its `state_dict()` at {project.display(site.path)}:{site.line} writes this path"
+            evidence = f"`torch.save` of its `state_dict()` at {project.display(site.path)}:{site.line_ref} writes this path"
             related.append(site.with_note("saved from the PEFT-wrapped model here"))
         if strict:
             outcome = "load_state_dict raises Missing/Unexpected key(s)"

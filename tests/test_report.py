@@ -164,27 +164,53 @@ def test_concise_prints_nothing_without_findings(tmp_path):
 # -- problem matcher --------------------------------------------------------------------------
 
 
-def _matcher() -> tuple[re.Pattern, dict]:
+def _matchers() -> dict[str, tuple[re.Pattern, dict]]:
+    """owner -> (regexp, pattern): "ckpt-lint" for `path:line:col:` lines, "ckpt-lint-notebook" for
+    `path:cell N:line:col:` lines (file-level annotations: the cell's line is not a line of the .ipynb)."""
     doc = json.loads((REPO / ".github" / "ckpt-lint-matcher.json").read_text(encoding="utf-8"))
-    (matcher,) = doc["problemMatcher"]
-    assert matcher["owner"] == "ckpt-lint"
-    (pattern,) = matcher["pattern"]
-    return re.compile(pattern["regexp"]), pattern
+    out = {}
+    for matcher in doc["problemMatcher"]:
+        (pattern,) = matcher["pattern"]
+        out[matcher["owner"]] = (re.compile(pattern["regexp"]), pattern)
+    assert set(out) == {"ckpt-lint", "ckpt-lint-notebook"}
+    return out
+
+
+def _matcher() -> tuple[re.Pattern, dict]:
+    return _matchers()["ckpt-lint"]
+
+
+def _only_match(line: str) -> tuple[str, re.Match, dict] | None:
+    """The one matcher that parses `line` (two matching would annotate twice)."""
+    hits = [(owner, regexp.match(line), pattern) for owner, (regexp, pattern) in _matchers().items()]
+    hits = [hit for hit in hits if hit[1]]
+    assert len(hits) <= 1, line
+    return hits[0] if hits else None
 
 
 def test_matcher_parses_every_concise_line(findings, project):
-    regexp, pattern = _matcher()
+    notebook = project / "fine tune.ipynb"
+    findings = [*findings, dataclasses.replace(
+        findings[0], message="head has 3 labels: cell 1:2:3: CKL102 is not a position",
+        location=Location(notebook, 2, 9, 2, 40, cell=5), related=(Location(notebook, 1, 8, cell=4),))]
     lines = run(findings, "concise", project.parent).splitlines()
+    assert lines[-2] == ("my proj/fine tune.ipynb:cell 5:2:9: CKL101 head has 3 labels: cell 1:2:3: CKL102 is not "
+                         "a position")
     for finding, line in zip(findings, lines[:-1]):
-        match = regexp.match(line)
-        assert match, line
+        owner, match, pattern = _only_match(line)
         loc = finding.location
         assert match.group(pattern["file"]) == f"my proj/{loc.path.name}"
-        assert int(match.group(pattern["line"])) == loc.line
-        assert int(match.group(pattern["column"])) == loc.column
         assert match.group(pattern["code"]) == finding.code
-        assert match.group(pattern["message"]) == finding.message.replace("\n", " ")
-    assert regexp.match(lines[-1]) is None  # the summary line is not a problem
+        if loc.cell is None:
+            assert owner == "ckpt-lint"
+            assert int(match.group(pattern["line"])) == loc.line
+            assert int(match.group(pattern["column"])) == loc.column
+            assert match.group(pattern["message"]) == finding.message.replace("\n", " ")
+        else:
+            assert owner == "ckpt-lint-notebook" and "line" not in pattern and "column" not in pattern
+            position = f"cell {loc.cell}:{loc.line}:{loc.column}"
+            assert match.group(pattern["message"]) == f"{position}: {finding.code} {finding.message}"
+    assert _only_match(lines[-1]) is None  # the summary line is not a problem
 
 
 def test_matcher_windows_drive_letter():
@@ -194,8 +220,13 @@ def test_matcher_windows_drive_letter():
     assert (match.group(pattern["line"]), match.group(pattern["column"])) == ("3", "5")
     assert match.group(pattern["code"]) == "CKL101"
     assert match.group(pattern["message"]) == "msg: with colons 1:2:3"
+    owner, match, pattern = _only_match(r"C:\work\my proj\fine tune.ipynb:cell 12:3:5: CKL101 msg: cell 1:2:3 x")
+    assert owner == "ckpt-lint-notebook"
+    assert match.group(pattern["file"]) == r"C:\work\my proj\fine tune.ipynb"
+    assert match.group(pattern["code"]) == "CKL101"
+    assert match.group(pattern["message"]) == "cell 12:3:5: CKL101 msg: cell 1:2:3 x"
     for summary in ("Found 2 errors, 1 warning.", "Found 1 info.", "All checks passed!"):
-        assert regexp.match(summary) is None
+        assert _only_match(summary) is None
 
 
 # -- json -------------------------------------------------------------------------------------
@@ -430,7 +461,7 @@ def test_full_plain(findings, project):
         "  |" + " " * 15 + "^" * 13,
         "  |",
         "related: my proj/labels.yaml:1:1: label list",
-        "help: set num_labels=2",
+        "help: [*] set num_labels=2",  # a safe fix with edits: --fix applies it
         "",
     ]
     assert lines[10:16] == [
@@ -444,6 +475,20 @@ def test_full_plain(findings, project):
     # a missing file: no excerpt, no crash
     assert lines[17:20] == ["CKL001 [info] could not read file", " --> my proj/gone.py:2:3", ""]
     assert lines[-1] == "Found 1 error, 1 warning, 1 info."
+
+
+def test_full_marks_only_the_fixes_fix_would_apply(findings, project):
+    safe = findings[0]
+    unsafe = dataclasses.replace(safe, fix=dataclasses.replace(safe.fix, applicability="unsafe"))
+    hint = dataclasses.replace(safe, fix=Fix("set num_labels=2"))  # display-only, no edits
+
+    def help_lines(finding, **kwargs):
+        out = run([finding], "full", project.parent, color=False, **kwargs)
+        return [line for line in out.splitlines() if line.startswith("help")]
+
+    assert help_lines(unsafe) == ["help: set num_labels=2"]  # hidden unless --unsafe-fixes
+    assert help_lines(unsafe, unsafe_fixes=True) == ["help: [*] set num_labels=2"]
+    assert help_lines(hint, unsafe_fixes=True) == ["help: set num_labels=2"]
 
 
 def test_full_colour(findings, project):

@@ -1,14 +1,14 @@
-"""`path:line:col: CODE message`, one line per finding, then a summary line. Never coloured."""
+"""`path:line:col: CODE message` (in a notebook `path:cell N:line:col: CODE message`, as ruff), one line
+per finding, then a summary line. Never coloured."""
 
 from __future__ import annotations
 
 from ..diagnostics import Finding
-from ._common import Context, display_path, one_line, printable, summary_line, write
+from ._common import Context, one_line, position, summary_line, write
 
 
 def line(finding: Finding, ctx: Context) -> str:
-    loc = finding.location
-    return f"{printable(display_path(loc.path, ctx.cwd))}:{loc.line}:{loc.column}: {finding.code} {one_line(finding.message)}"
+    return f"{position(finding.location, ctx.cwd)}: {finding.code} {one_line(finding.message)}"
 
 
 def render(findings: list[Finding], ctx: Context) -> None:

@@ -9,7 +9,7 @@ import io
 import os
 
 from ..diagnostics import Finding, Location, Severity
-from ._common import Context, SourceCache, display_path, printable, severity, summary_line, write
+from ._common import Context, SourceCache, position, printable, severity, summary_line, write
 
 Piece = tuple[str, str]
 Line = list[Piece]
@@ -41,7 +41,7 @@ def _header(finding: Finding) -> Line:
 
 
 def _position(loc: Location, ctx: Context) -> str:
-    return f"{printable(display_path(loc.path, ctx.cwd))}:{loc.line}:{loc.column}"
+    return position(loc, ctx.cwd)
 
 
 def _width(text: str) -> int:
@@ -77,7 +77,7 @@ def _shown_lines(loc: Location, count: int) -> list[int | None]:
 
 def _excerpt(finding: Finding, sources: SourceCache) -> list[Line]:
     loc = finding.location
-    lines = sources.lines(loc.path)
+    lines = sources.lines(loc.path, loc.cell)  # in a notebook: the cell's own lines
     if lines is None or not 1 <= loc.line <= len(lines):
         return []
     numbers = _shown_lines(loc, len(lines))
@@ -106,7 +106,8 @@ def finding_lines(finding: Finding, ctx: Context, sources: SourceCache) -> list[
     lines += _excerpt(finding, sources)
     lines += [_related(loc, ctx) for loc in finding.related]
     if finding.fix is not None:
-        lines.append([("help", "bold cyan"), (f": {_printable(finding.fix.message)}", "")])
+        mark = "[*] " if finding.fix.applies(ctx.unsafe_fixes) else ""  # as ruff: `--fix` would apply it
+        lines.append([("help", "bold cyan"), (f": {mark}{_printable(finding.fix.message)}", "")])
     return lines
 
 

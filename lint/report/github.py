@@ -1,4 +1,7 @@
-"""GitHub Actions workflow commands (`::error file=…::message`), plus a job summary table."""
+"""GitHub Actions workflow commands (`::error file=…::message`), plus a job summary table.
+
+GitHub annotates lines of the file as stored: a notebook location points at the line of the .ipynb
+that holds its source string (`FileSpans`); the message keeps the `cell N:line:col` form."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import os
 from collections import Counter
 
 from ..diagnostics import Finding, Severity
-from ._common import Context, display_path, printable, severity, summary_line, write
+from ._common import Context, FileSpans, display_path, position, printable, severity, summary_line, write
 
 _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -25,25 +28,25 @@ def _message(finding: Finding, ctx: Context) -> str:
     lines = finding.message.splitlines() or [""]
     for loc in finding.related:
         note = f": {loc.note}" if loc.note else ""
-        lines.append(f"related: {display_path(loc.path, ctx.cwd)}:{loc.line}:{loc.column}{note}")
+        lines.append(f"related: {position(loc, ctx.cwd)}{note}")
     if finding.fix is not None:
         lines.append(f"help: {finding.fix.message}")
     return "\n".join(printable(line) for line in lines)
 
 
-def command(finding: Finding, ctx: Context) -> str:
+def command(finding: Finding, ctx: Context, spans: FileSpans | None = None) -> str:
     loc = finding.location
-    end_line, end_column = loc.end
+    line, column, end_line, end_column = (spans or FileSpans())(loc)
     title = f"{finding.code} ({finding.name})" if finding.name else finding.code
     props = {
         "file": printable(display_path(loc.path, ctx.cwd)),
-        "line": loc.line,
-        "col": loc.column,
-        "endLine": end_line,
-        "endColumn": end_column,
+        "line": line,
+        "col": column,
+        "endLine": end_line or line,
+        "endColumn": end_column or column,
         "title": title,
     }
-    text = ",".join(f"{key}={escape_property(str(value))}" for key, value in props.items())
+    text = ",".join(f"{key}={escape_property(str(value))}" for key, value in props.items() if value is not None)
     return f"::{_COMMANDS[severity(finding)]} {text}::{escape_data(_message(finding, ctx))}"
 
 
@@ -73,5 +76,6 @@ def _append_step_summary(findings: list[Finding]) -> None:
 
 
 def render(findings: list[Finding], ctx: Context) -> None:
-    write(ctx.stream, "".join(command(f, ctx) + "\n" for f in findings))
+    spans = FileSpans()
+    write(ctx.stream, "".join(command(f, ctx, spans) + "\n" for f in findings))
     _append_step_summary(findings)

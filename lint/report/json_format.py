@@ -1,4 +1,5 @@
-"""A JSON array with one object per finding (ruff-like field names, 1-based columns)."""
+"""A JSON array with one object per finding (ruff-like field names, 1-based columns). In a notebook a
+location also has `cell` (1-based among all cells), and its lines are relative to that cell, as ruff's."""
 
 from __future__ import annotations
 
@@ -10,13 +11,10 @@ from ._common import Context, display_path, severity, write
 
 def _span(loc: Location, ctx: Context) -> dict:
     end_line, end_column = loc.end
-    return {
-        "path": display_path(loc.path, ctx.cwd),
-        "line": loc.line,
-        "column": loc.column,
-        "end_line": end_line,
-        "end_column": end_column,
-    }
+    span = {"path": display_path(loc.path, ctx.cwd)}
+    if loc.cell is not None:
+        span["cell"] = loc.cell
+    return {**span, "line": loc.line, "column": loc.column, "end_line": end_line, "end_column": end_column}
 
 
 def _edit(edit: Edit, ctx: Context) -> dict:

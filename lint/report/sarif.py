@@ -1,4 +1,7 @@
-"""SARIF 2.1.0 with what GitHub code scanning requires (one run, rule metadata, fingerprints)."""
+"""SARIF 2.1.0 with what GitHub code scanning requires (one run, rule metadata, fingerprints).
+
+Regions are lines of the files as stored: a notebook location points at the line of the .ipynb that
+holds its source string (`FileSpans`), and says its cell in the location's properties."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..diagnostics import Edit, Finding, Location, Severity
-from ._common import Context, SourceCache, display_path, severity, write
+from ._common import Context, FileSpans, SourceCache, display_path, severity, write
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://pypi.org/project/ckpt-lint/"
@@ -27,18 +30,28 @@ def artifact_location(path: os.PathLike | str, root: Path) -> dict:
     return {"uri": quote(rel.replace(os.sep, "/"), errors="surrogateescape"), "uriBaseId": SRCROOT}
 
 
-def _region(start: tuple[int, int], end: tuple[int | None, int | None]) -> dict:
-    region = {"startLine": start[0], "startColumn": start[1], "endLine": end[0] or start[0]}
+def _region(start: tuple[int, int | None], end: tuple[int | None, int | None]) -> dict:
+    region = {"startLine": start[0], "endLine": end[0] or start[0]}
+    if start[1] is not None:  # no startColumn: the region starts at the line's start
+        region["startColumn"] = start[1]
     if end[1] is not None:  # no endColumn: the region runs to the end of endLine
         region["endColumn"] = end[1]
     return region
 
 
-def _physical(loc: Location, root: Path) -> dict:
+def _physical(loc: Location, root: Path, spans: FileSpans) -> dict:
+    line, column, end_line, end_column = spans(loc)
     return {
         "artifactLocation": artifact_location(loc.path, root),
-        "region": _region((loc.line, loc.column), (loc.end_line, loc.end_column)),
+        "region": _region((line, column), (end_line, end_column)),
     }
+
+
+def _location(loc: Location, root: Path, spans: FileSpans, **extra) -> dict:
+    out = {**extra, "physicalLocation": _physical(loc, root, spans)}
+    if loc.cell is not None:  # where a notebook reader finds it
+        out["properties"] = {"cell": loc.cell, "cellLine": loc.line, "cellColumn": loc.column}
+    return out
 
 
 def _text(text: str) -> dict:
@@ -101,25 +114,25 @@ class _Fingerprints:
 
     def __call__(self, finding: Finding) -> dict:
         loc = finding.location
-        text = (self._sources.line(loc.path, loc.line) or finding.message).strip()
+        text = (self._sources.line(loc.path, loc.line, loc.cell) or finding.message).strip()
         key = "\0".join((finding.code, artifact_location(loc.path, self._root)["uri"], text))
         self._seen[key] += 1
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         return {FINGERPRINT: f"{digest}:{self._seen[key]}"}
 
 
-def _result(finding: Finding, index: int, root: Path, fingerprint: _Fingerprints) -> dict:
+def _result(finding: Finding, index: int, root: Path, fingerprint: _Fingerprints, spans: FileSpans) -> dict:
     result = {
         "ruleId": finding.code,
         "ruleIndex": index,
         "level": _LEVELS[severity(finding)],
         "message": _text(finding.message),
-        "locations": [{"physicalLocation": _physical(finding.location, root)}],
+        "locations": [_location(finding.location, root, spans)],
         "partialFingerprints": fingerprint(finding),
     }
     if finding.related:
         result["relatedLocations"] = [
-            {"id": i, "physicalLocation": _physical(loc, root), "message": _text(loc.note or "related location")}
+            _location(loc, root, spans, id=i, message=_text(loc.note or "related location"))
             for i, loc in enumerate(finding.related)
         ]
     fixes = _fix(finding, root)
@@ -136,6 +149,7 @@ def _root_uri(root: Path) -> str:
 def sarif_log(findings: list[Finding], ctx: Context) -> dict:
     rules, index = _rules(findings, ctx.rules)
     fingerprint = _Fingerprints(ctx.root)
+    spans = FileSpans()
     driver = {
         "name": "ckpt-lint",
         "semanticVersion": ctx.tool_version,
@@ -146,7 +160,7 @@ def sarif_log(findings: list[Finding], ctx: Context) -> dict:
         "tool": {"driver": driver},
         "originalUriBaseIds": {SRCROOT: {"uri": _root_uri(ctx.root)}},
         "columnKind": "unicodeCodePoints",
-        "results": [_result(f, index[f.code], ctx.root, fingerprint) for f in findings],
+        "results": [_result(f, index[f.code], ctx.root, fingerprint, spans) for f in findings],
     }
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
 
