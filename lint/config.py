@@ -7,7 +7,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KEYS = {"select", "ignore", "per-file-ignores", "exclude", "extend-exclude", "output-format", "fail-on"}
+KEYS = {"select", "ignore", "per-file-ignores", "exclude", "extend-exclude", "output-format", "fail-on", "fix",
+        "unsafe-fixes"}
 
 
 class ConfigError(Exception):
@@ -22,6 +23,8 @@ class Settings:
     exclude: list[str] = field(default_factory=list)
     output_format: str | None = None
     fail_on: str = "warning"
+    fix: bool = False  # apply safe fixes, as --fix
+    unsafe_fixes: bool = False  # also apply unsafe ones, as --unsafe-fixes
     source: Path | None = None  # the pyproject.toml it came from
 
     def enabled(self, code: str) -> bool:
@@ -97,6 +100,11 @@ def load_settings(path: Path | None) -> Settings:
         settings.output_format = str(table["output-format"])
     if "fail-on" in table:
         settings.fail_on = str(table["fail-on"])
+    for key in ("fix", "unsafe-fixes"):
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise ConfigError(f"{path}: {key} must be true or false")
+            setattr(settings, key.replace("-", "_"), table[key])
     return settings
 
 

@@ -159,7 +159,8 @@ class ModelFlow:
             base_obj = False  # a base we could not follow: rules stay silent
         load = AdapterLoad(how, base_obj if base_obj is not False else None, list(base_obj.steps) if base_obj else [],
                            self.plain(ref), {k: self.plain(v) for k, v in kwargs.items()}, self._site(frame, node),
-                           self.base_dirs(frame), self.uncertain == 0, scenario=self.scenario)
+                           self.base_dirs(frame), self.uncertain == 0, scenario=self.scenario,
+                           file=frame.file, node=node, tokenizers=self._tokenizers_in_scope())
         load.base_load = base_event(base_obj) if base_obj else None
         if base_obj is False:
             load.how = how + " (base not followed)"
@@ -174,6 +175,16 @@ class ModelFlow:
             obj.steps = base_obj.steps  # the base model lives on inside the PEFT model
         load.result = obj
         return known(obj, merge_origins(ref))
+
+
+    def _tokenizers_in_scope(self) -> list:
+        """Tokenizers the innermost scope of the call being evaluated binds to names, with how many of
+        their steps (added tokens) had happened: fixes may write `len(name)` there."""
+        scope = getattr(self, "_call_scope", None)
+        if scope is None:
+            return []
+        return [(name, val.v, len(val.v.steps)) for name, val in scope.vars.items()
+                if isinstance(val.v, HFObject) and val.v.role == "tokenizer"]
 
 
 def base_event(obj: HFObject):

@@ -45,6 +45,11 @@ class AdapterLoad:
     result: Any = None  # the HFObject the load returned (merges are steps on it)
     base_load: Any = None  # the LoadEvent of the base (for YAML: a synthetic one)
     scenario: Any = None  # the launch (project.Scenario) this load ran in
+    file: Any = None  # the PyFile of the call, and its libcst node (None for training YAML)
+    node: Any = None
+    # tokenizers bound to plain names of the calling scope when the adapter was loaded:
+    # (name, HFObject, how many of its steps had happened) — what `len(name)` is there
+    tokenizers: list = field(default_factory=list)
 
 
 @dataclass

@@ -7,6 +7,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import NamedTuple
 
 _SNIFF = 8192
 # PEP 263: a comment on line 1 or 2 naming the source encoding.
@@ -37,16 +38,29 @@ class ReadError(Exception):
 
 
 def read_text(path: Path, *, max_bytes: int = 8_000_000, python: bool = False) -> str:
+    return read_source(path, max_bytes=max_bytes, python=python).text
+
+
+class Source(NamedTuple):
+    """A text file as read, with what it takes to write its text back byte for byte."""
+
+    text: str
+    encoding: str  # a codec name: utf-8, a PEP 263 coding line's, utf-16-le/-be
+    bom: bytes  # the byte order mark the file starts with, or b""
+    data: bytes  # the bytes read
+
+
+def read_source(path: Path, *, max_bytes: int = 8_000_000, python: bool = False) -> Source:
     data = _read_bytes(Path(path), max_bytes)
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _decode(data, "utf-16")
+    for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            return Source(_decode(data[len(bom):], encoding), encoding, bom, data)
     if b"\0" in data[:_SNIFF]:
         raise ReadError("binary file, not text")
-    bom = data.startswith(codecs.BOM_UTF8)
-    if bom:
-        data = data[len(codecs.BOM_UTF8):]
-    encoding = _coding_line(data, bom) if python else None
-    return _decode(data, encoding or "utf-8")
+    bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
+    body = data[len(bom):]
+    encoding = (_coding_line(body, bool(bom)) if python else None) or "utf-8"
+    return Source(_decode(body, encoding), encoding, bom, data)
 
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
@@ -110,7 +124,7 @@ def _decode(data: bytes, encoding: str) -> str:
 
 
 def _position(data: bytes, offset: int, encoding: str) -> tuple[int | None, int | None]:
-    if encoding == "utf-16":  # newlines are not single bytes there
+    if encoding.startswith("utf-16"):  # newlines are not single bytes there
         return None, None
     start = data.rfind(b"\n", 0, offset) + 1
     prefix = data[start:offset].decode(encoding, "replace")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ckpt_lint.diagnostics import Location, Severity
+from ckpt_lint.codemods import set_keyword
+from ckpt_lint.diagnostics import Fix, Location, Severity
 from ckpt_lint.hf import (
     Count,
     label_count_from_config,
@@ -129,13 +130,17 @@ class HeadSizeMismatch(Rule):
         )
         if built.version_note:
             message += f" [{built.version_note}]"
-        related: list[Location] = [o for o in built.origins if o.path != event.site.path or o.line != event.site.line]
+        related: list[Location] = [o for o in built.origins if (o.path, o.cell, o.line) != (event.site.path, event.site.cell, event.site.line)]
         if event.config is not None and event.config.site is not None:
             related.append(event.config.site.with_note(f"config built here ({event.config.cls_name})"))
         if saved.location is not None:
             related.append(saved.location.with_note(f"checkpoint head: {saved.why}"))
-        fix = (f"use the label list the checkpoint was trained with ({saved.rows} labels), or pass "
-               f"ignore_mismatched_sizes=True to re-initialise the head")
+        hint = (f"use the label list the checkpoint was trained with ({saved.rows} labels), or pass "
+                f"ignore_mismatched_sizes=True to re-initialise the head")
+        # unsafe: the load then succeeds, but the head's trained weights are discarded
+        edits = set_keyword(event.file, event.node, "ignore_mismatched_sizes", "True", replaceable=("False",)) \
+            if event.file is not None and event.node is not None else None
+        fix = Fix(hint, "unsafe", edits) if edits else hint
         return self.finding(event.site, message, fix=fix, related=related)
 
 
@@ -193,7 +198,7 @@ class NumLabelsConflict(Rule):
             message = (f"num_labels={n} conflicts with id2label of {m} entries in {cls_name}"
                        f"{'' if constructor else '.from_pretrained'}: transformers {major}.x {outcome} "
                        f"[{version_note}]")
-            related = [o for o in (*num.origins, *id2label.origins) if o.path != loc.path or o.line != loc.line]
+            related = [o for o in (*num.origins, *id2label.origins) if (o.path, o.cell, o.line) != (loc.path, loc.cell, loc.line)]
             yield self.finding(loc, message, fix=f"pass only id2label, or num_labels={m}", related=related)
         yield from self._config_files(project)
 

@@ -3,11 +3,15 @@ and resizes that shrink a padded vocabulary."""
 
 from __future__ import annotations
 
+import libcst as cst
+
 from ckpt_lint.adapters import resolve
-from ckpt_lint.diagnostics import Location, Severity
+from ckpt_lint.codemods import assigned_once_before, insert_line_before
+from ckpt_lint.diagnostics import Fix, Location, Severity
 from ckpt_lint.evaluate_models import base_event
 from ckpt_lint.rule import Rule
-from ckpt_lint.vocab import Rows, adapter_embedding_rows, base_rows, rows_after, tokenizer_count
+from ckpt_lint.values import HFObject
+from ckpt_lint.vocab import Rows, adapter_embedding_rows, base_rows, rows_after, tokenizer_count, tokenizer_length
 
 _MTS_EMBEDDINGS = ("embed_tokens", "lm_head", "wte", "word_embeddings", "output_layer", "embed_out")
 
@@ -165,8 +169,7 @@ def _check_rows(rule, project, *, missing: bool):
             related.extend(_skipped_resizes(project, load))
             message = (f"adapter {adapter} saved {n} embedding rows ({desc}) but the base {base_name} has "
                        f"{rows} ({initial.what}) and is not resized before {how}: the load fails with a size mismatch")
-            fix = (f"call `resize_token_embeddings({n})` on the base (len(tokenizer) of the adapter's tokenizer) "
-                   f"before {how}" if load.how != "LLaMA-Factory" else
+            fix = (_resize_fix(project, load, n, how) if load.how != "LLaMA-Factory" else
                    "set `resize_vocab: true` and the same new_special_tokens as in training")
         elif resized and last is not None:
             related.append(last.site.with_note(f"resized to {rows} here"))
@@ -180,6 +183,62 @@ def _check_rows(rule, project, *, missing: bool):
                        f"{rows} ({initial.what}): {how} fails with a size mismatch")
             fix = f"resize the base to {n} rows before {how}, or use the base the adapter was trained on"
         yield rule.finding(load.site, message, fix=fix, related=related)
+
+
+def _resize_fix(project, load, n: int, how: str) -> Fix | str:
+    """CKL201's safe fix: `base.resize_token_embeddings(len(tokenizer))` (or `(n)`) on its own line just
+    before the statement that loads the adapter; a hint only when the base is not a plain name or
+    attribute, or that statement is not a line of its own."""
+    hint = (f"call `resize_token_embeddings({n})` on the base (len(tokenizer) of the adapter's tokenizer) "
+            f"before {how}")
+    base = _base_expression(load)
+    if base is None:
+        return hint
+    tokenizer = _tokenizer_of_length(project, load, n)
+    code = f"{base}.resize_token_embeddings({f'len({tokenizer})' if tokenizer else n})"
+    reads = (base.split(".")[0], *([tokenizer] if tokenizer else []))
+    edits = insert_line_before(load.file, load.node, code, reads=reads)
+    if edits is None:
+        return hint
+    rows = f"len({tokenizer}) = {n}" if tokenizer else str(n)
+    return Fix(f"call `{code}` before {how} ({rows}, the rows the adapter saved)", "safe", edits)
+
+
+def _base_expression(load) -> str | None:
+    """The base as written in the load (`model`, `self.base`), when it is a plain name or attribute."""
+    call = load.node
+    if load.file is None or load.base is None or not isinstance(call, cst.Call):
+        return None
+    if load.how.startswith("load_adapter"):
+        expr = call.func.value if isinstance(call.func, cst.Attribute) else None
+    else:  # PeftModel.from_pretrained(base, adapter) or (model=base, ...)
+        first = call.args[0] if call.args and call.args[0].keyword is None else None
+        if first is not None:
+            expr = first.value if first.star == "" else None
+        else:
+            expr = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "model"), None)
+    return _dotted(expr)
+
+
+def _dotted(expr) -> str | None:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        head = _dotted(expr.value)
+        return f"{head}.{expr.attr.value}" if head else None
+    return None
+
+
+def _tokenizer_of_length(project, load, n: int) -> str | None:
+    """A tokenizer name of the loading scope whose len() is certainly `n` where the adapter is loaded
+    (loaded for sure, tokens added for sure, bound once before that line), preferring `tokenizer`."""
+    for name, obj, steps in sorted(load.tokenizers, key=lambda t: (t[0] != "tokenizer", t[0])):
+        if not getattr(obj.event, "certain", False):
+            continue
+        length = tokenizer_length(project, HFObject(obj.cls_name, obj.event, obj.role, obj.steps[:steps]))
+        if length.known and length.v == n and assigned_once_before(load.file, load.node, name):
+            return name
+    return None
 
 
 def _skipped_resizes(project, load) -> list[Location]:
@@ -257,7 +316,7 @@ class VocabShrink(Rule):
                 continue
             n = step.values["n"]
             what = initial.what if not before.resized else f"{before.rows} after `{before.last.text}`"
-            related = [o for o in n.origins if o.path != step.site.path or o.line != step.site.line]
+            related = [o for o in n.origins if (o.path, o.cell, o.line) != (step.site.path, step.site.cell, step.site.line)]
             if initial.loc is not None:
                 related.append(initial.loc.with_note(initial.what))
             yield self.finding(
