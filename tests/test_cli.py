@@ -721,8 +721,8 @@ def test_example_full_plain(cli, example):
     labels_yaml = f"{prefix}conf/train.yaml"
     assert f"related: {labels_yaml}:{EXAMPLE_LABELS_LINE}:1: `labels` in {labels_yaml}, 3 items" in lines
     help_line = "help: use the label list the checkpoint was trained with (60 labels)"
-    assert any(line.startswith(help_line) for line in lines)
-    assert lines[-1] == "Found 1 error."
+    assert any(line.startswith(help_line) for line in lines)  # no `[*]`: the fix is unsafe
+    assert lines[-2:] == ["Found 1 error.", "No fixes available (1 hidden fix can be enabled with --unsafe-fixes)."]
 
 
 def test_full_default_format_is_uncoloured_when_not_a_terminal(cli):
