@@ -4,7 +4,8 @@ Also `ckpt-lint cache info|clear` and `ckpt-lint snapshot --update MODEL...`: a 
 `cache`/`snapshot` is a subcommand only when followed by one of its own words (`info`, `clear`,
 `--update`, `-h`), so a folder named `cache` can still be linted.
 
-Exit codes (as ruff): 0 no finding at the failing level, 1 findings, 2 usage/configuration/internal error.
+Exit codes (as ruff): 0 no finding at the failing level, 1 findings, 2 usage/configuration/internal error;
+with `--fix` they are those of the findings that remain, with `--diff` 1 when a fix would change a file.
 """
 
 from __future__ import annotations
@@ -39,12 +40,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true",
                    help="no Hub requests: local folders, the HF cache, ckpt-lint's cache and the bundled "
                    "snapshot only (as HF_HUB_OFFLINE=1)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not read or write the analysis cache (.ckpt_lint_cache/; also CKPT_LINT_NO_CACHE=1)")
+    p.add_argument("--jobs", "-j", type=int, metavar="N",
+                   help="processes for a cold run's first pass (default: the number of cores; 1: none)")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    p.add_argument("--fix", action=argparse.BooleanOptionalAction, default=None,
+                   help="apply the safe fixes in place, then report what remains (default: `fix` in the config)")
+    p.add_argument("--unsafe-fixes", action=argparse.BooleanOptionalAction, default=None,
+                   help="also apply (and show as fixable) unsafe fixes, which may change what the code does")
+    p.add_argument("--diff", action="store_true",
+                   help="print a diff of what --fix would change and change no file; exit 1 if there is one")
     p.add_argument("--fail-on", choices=("error", "warning", "never"),
                    help="lowest severity that makes the exit code 1 (default: warning)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
-    p.add_argument("--list-rules", action="store_true", help="list every rule and exit")
+    p.add_argument("--list-rules", action="store_true", help="list every rule (plugins included) and exit")
+    p.add_argument("--statistics", action="store_true",
+                   help="instead of the findings, print how many there are of each code (exit code unchanged)")
+    p.add_argument("--show-settings", action="store_true",
+                   help="print the resolved settings (config file, rules, project root) and exit without linting")
     p.add_argument("--version", action="version", version=f"ckpt-lint {__version__}")
     return p
 
@@ -91,7 +106,7 @@ def _main(args) -> int:
     from .rule import all_rules
 
     if args.explain or args.list_rules:
-        return _explain(args.explain, all_rules())
+        return _explain(args.explain, _with_plugins(all_rules()))
 
     cwd = Path.cwd()
     paths = args.paths or [Path(".")]
@@ -118,12 +133,28 @@ def _main(args) -> int:
     if fail_on not in ("error", "warning", "never"):
         print(f"ckpt-lint: fail-on must be error, warning or never (got {fail_on!r})", file=sys.stderr)
         return 2
+    if args.show_settings:
+        return _show_settings(args, settings, paths, cwd, fmt, fail_on)
 
     from .runner import run
 
+    fix = settings.fix if args.fix is None else args.fix
+    unsafe = settings.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
+    outcome = fixed = None
     with _offline(args.offline):
-        result = run(paths, settings, cwd=cwd, force_exclude=args.force_exclude)
-    for warning in result.warnings:
+        result = run(paths, settings, cwd=cwd, force_exclude=args.force_exclude, cache=not args.no_cache,
+                     jobs=args.jobs)
+        if args.diff or fix:
+            from . import fixes
+
+            outcome = fixes.plan(result.findings, unsafe=unsafe)
+            if args.diff:
+                return _diff(outcome, result.warnings, cwd, args.exit_zero)
+            fixed = fixes.write(outcome)
+            if fixed:  # re-lint: report what remains
+                result = run(paths, settings, cwd=cwd, force_exclude=args.force_exclude,
+                             cache=not args.no_cache, jobs=args.jobs)
+    for warning in [*result.warnings, *(outcome.errors if outcome else [])]:
         print(f"ckpt-lint: warning: {warning}", file=sys.stderr)
 
     from .report import render
@@ -132,13 +163,44 @@ def _main(args) -> int:
     if color is None and os.environ.get("NO_COLOR"):
         color = False
     root = _repo_root(cwd)
-    render(result.findings, fmt, stream=sys.stdout, cwd=cwd, root=root, rules=result.rules, color=color,
-           tool_version=__version__)
+    if args.statistics:
+        _statistics(result.findings, fmt, result.rules)
+    else:
+        render(result.findings, fmt, stream=sys.stdout, cwd=cwd, root=root, rules=result.rules, color=color,
+               tool_version=__version__, unsafe_fixes=unsafe)
+    _fix_note(fmt, result.findings, unsafe, outcome, fixed)
     sys.stdout.flush()
     if args.exit_zero or fail_on == "never":
         return 0
     threshold = 2 if fail_on == "error" else 1
     return 1 if any(f.severity.rank >= threshold for f in result.findings) else 0
+
+
+def _diff(outcome, warnings: list[str], cwd: Path, exit_zero: bool) -> int:
+    """`--diff`: the diff on stdout, `Would fix N errors.` on stderr; 1 if any file would change."""
+    from .fixes import summary, unified_diff
+    from .report._common import write
+
+    for warning in [*warnings, *outcome.errors]:
+        print(f"ckpt-lint: warning: {warning}", file=sys.stderr)
+    for change in outcome.changes:
+        write(sys.stdout, unified_diff(change, cwd))
+    sys.stdout.flush()
+    print(summary(outcome.fixed, outcome.hidden, would=True), file=sys.stderr)
+    return 1 if outcome.changes and not exit_zero else 0
+
+
+def _fix_note(fmt: str, findings, unsafe: bool, outcome, fixed) -> None:
+    """After the findings: `Fixed N errors.` with --fix; in the full format, what --fix could do. It goes
+    to stderr for the machine formats, whose stdout is one document."""
+    from .fixes import availability, summary
+
+    if outcome is not None:
+        note = summary(fixed or [], outcome.hidden)
+    else:
+        note = availability(findings, unsafe) if fmt == "full" else None
+    if note:
+        print(note, file=sys.stdout if fmt in ("full", "concise") else sys.stderr)
 
 
 class _offline:
@@ -226,4 +288,92 @@ def _explain(code: str | None, rules: dict) -> int:
         return 2
     print(f"{cls.code} {cls.name} ({cls.severity.value})\n")
     print(cls.doc())
+    return 0
+
+
+def _with_plugins(rules: dict) -> dict:
+    """The built-in rules plus those of `ckpt_lint.rules` entry points (a built-in code wins, as in a run);
+    a plugin that fails to load is a warning on stderr."""
+    from .rule import plugin_rules
+
+    extra, errors = plugin_rules()
+    for error in errors:
+        print(f"ckpt-lint: warning: {error}", file=sys.stderr)
+    table = dict(rules)
+    for cls in extra:
+        table.setdefault(cls.code, cls)
+    return dict(sorted(table.items()))
+
+
+def _statistics(findings, fmt: str, rules: dict) -> None:
+    """`--statistics` (as ruff's): one line per code, `  3  CKL101  head-size-mismatch`, most frequent first,
+    then by code; with `--output-format json`, an array of {code, name, count}."""
+    import json
+    from collections import Counter
+
+    from .report._common import one_line, write
+
+    counts = Counter(f.code for f in findings)
+    names = {}
+    for f in findings:
+        names.setdefault(f.code, f.name or getattr(rules.get(f.code), "name", ""))
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    if fmt == "json":
+        write(sys.stdout, json.dumps([{"code": c, "name": names[c], "count": n} for c, n in rows], indent=2) + "\n")
+        return
+    if not rows:
+        return
+    count_width = max(3, len(str(rows[0][1])))
+    code_width = max(len(c) for c, _ in rows)
+    write(sys.stdout, "".join(f"{n:>{count_width}}  {c:<{code_width}}  {one_line(names[c])}".rstrip() + "\n"
+                              for c, n in rows))
+
+
+def _project_root(paths: list[Path], cwd: Path) -> Path:
+    """The project a run of `paths` reads (imports, version pins): as lint.runner.run decides it."""
+    from .discover import project_root
+
+    paths = [p if p.is_absolute() else cwd / p for p in paths]
+    if all(p.is_file() for p in paths):
+        first = paths[0].resolve()
+        return project_root(first) or (cwd if cwd in first.parents else first.parent)
+    return paths[0].resolve() if len(paths) == 1 else cwd
+
+
+def _show_settings(args, settings, paths: list[Path], cwd: Path, fmt: str, fail_on: str) -> int:
+    """`--show-settings`: what a run with these arguments would use, one `key: value` line each; exit 0."""
+    from .models.hub import offline_reason
+    from .rule import all_rules
+
+    def listed(values) -> str:
+        return ", ".join(values) if values else "(none)"
+
+    with _offline(args.offline):
+        offline = offline_reason()
+    rules = _with_plugins(all_rules())
+    enabled = [code for code in rules if settings.enabled(code)]
+    lines = [
+        f"config: {settings.source if settings.source else 'none'}" + (" (--isolated)" if args.isolated else ""),
+        f"select: {listed(settings.select)}",
+        f"ignore: {listed(settings.ignore)}",
+        f"per-file-ignores: {'' if settings.per_file_ignores else '(none)'}",
+        *(f"  {pattern}: {listed(codes)}" for pattern, codes in settings.per_file_ignores.items()),
+        f"exclude: {listed(settings.exclude)}",
+        f"force-exclude: {'yes' if args.force_exclude else 'no'}",
+        f"output-format: {fmt}",
+        f"fail-on: {'never (--exit-zero)' if args.exit_zero else fail_on}",
+    ]
+    for key in ("fix", "unsafe_fixes"):  # present once --fix exists; a flag given overrides the config
+        if hasattr(settings, key):
+            given = getattr(args, key, None)
+            value = getattr(settings, key) if given is None else given
+            lines.append(f"{key.replace('_', '-')}: {'yes' if value else 'no'}")
+    lines += [
+        f"offline: {f'yes ({offline})' if offline else 'no'}",
+        f"project-root: {_project_root(paths, cwd)}",
+        f"version: {__version__}",
+        f"rules: {len(enabled)} of {len(rules)} enabled",
+        *(f"  {code}  {rules[code].name}" for code in enabled),
+    ]
+    print("\n".join(lines))
     return 0
