@@ -103,6 +103,8 @@ class Scope:
         self.parent = parent
         self.file = file
         self.globals_: set[str] = set()
+        self.deps: frozenset = frozenset()  # a module scope: the files its execution read
+        self.live = False  # a module scope: its top level recorded loads/configs/...
 
     def lookup(self, name: str) -> Val | None:
         scope: Scope | None = self
@@ -187,6 +189,8 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         self.steps = 0
         self.visited_funcs: set[int] = set()
         self._resolving: set[LazyImport] = set()
+        self._lazy_memo: dict[LazyImport, tuple[Val, tuple[Path, ...]]] = {}
+        self._imported: list[Path] = []  # modules imported by the lazy resolution under way
         # > 0 while running code that may not run (a branch on an unknown test, an except
         # handler, a loop body of unknown count): what happens to models there is "may happen"
         self.uncertain = 0
@@ -195,6 +199,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
     def run_module(self, file: "PyFile", *, as_main: bool) -> Scope:
         key = file.path
         if not as_main and key in self.modules:
+            self.project._module_used(self.modules[key])
             return self.modules[key]
         scope = Scope(None, file)
         scope.vars["__name__"] = known("__main__" if as_main else file.path.stem)
@@ -204,12 +209,15 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         if key in self.executing:
             return scope
         self.executing.add(key)
+        token = self.project._module_begin() if not as_main else None
         try:
             self.exec_block(file.module.body, scope, Frame(file, 0))
         except (_Return, _Break, _Continue, _Dead, _Budget, _LoopUncertain, RecursionError):
             pass
         finally:
             self.executing.discard(key)
+            if token is not None:
+                self.project._module_end(token, scope)
         if as_main:
             self.modules.setdefault(key, scope)
         return scope
@@ -451,32 +459,50 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         holder: Scope | None = scope
         while holder is not None and name not in holder.vars:
             holder = holder.parent
-        if holder is not None and holder.vars.get(name) is not None and holder.vars[name].v is lazy:
-            holder.vars[name] = val  # resolved once per scope
+        # Resolved once per function scope; a module scope keeps the lazy binding, since other
+        # entry files share it and each must see (and depend on) the import when it uses the name.
+        if holder is not None and holder.parent is not None and holder.vars.get(name) is not None \
+                and holder.vars[name].v is lazy:
+            holder.vars[name] = val
         return val
 
     def resolve_lazy(self, lazy: LazyImport) -> Val:
-        """What `from module import name` binds, importing the module now."""
+        """What `from module import name` binds, importing the module now (memoised per run; a
+        memo hit still counts as using the modules involved, for the analysis cache)."""
+        memo = self._lazy_memo.get(lazy)
+        if memo is not None:
+            val, paths = memo
+            for path in paths:
+                if path in self.modules:
+                    self.project._module_used(self.modules[path])
+            return val
         if lazy in self._resolving:  # an import cycle: the name is not bound yet at this point
             return UNKNOWN
         self._resolving.add(lazy)
+        outer, self._imported = self._imported, []
         try:
-            mod = self.import_module(lazy.module, lazy.from_path, lazy.level)
-            if isinstance(mod.v, ModuleRef):
-                sub_scope = self.modules.get(mod.v.path)
-                val = sub_scope.vars.get(lazy.name) if sub_scope is not None else None
-                if val is not None and isinstance(val.v, LazyImport):  # re-exported by a package
-                    val = self.resolve_lazy(val.v)
-                    sub_scope.vars[lazy.name] = val
-                if val is None:  # maybe a submodule
-                    full = f"{lazy.module}.{lazy.name}" if lazy.module else lazy.name
-                    val = self.import_module(full, lazy.from_path, lazy.level)
-                return val
-            if isinstance(mod.v, ExternalRef):
-                return known(ExternalRef(f"{mod.v.qualname}.{lazy.name}"))
-            return UNKNOWN
+            val = self._resolve(lazy)
+            self._lazy_memo[lazy] = (val, tuple(self._imported))
+            return val
         finally:
             self._resolving.discard(lazy)
+            outer.extend(self._imported)
+            self._imported = outer
+
+    def _resolve(self, lazy: LazyImport) -> Val:
+        mod = self.import_module(lazy.module, lazy.from_path, lazy.level)
+        if isinstance(mod.v, ModuleRef):
+            sub_scope = self.modules.get(mod.v.path)
+            val = sub_scope.vars.get(lazy.name) if sub_scope is not None else None
+            if val is not None and isinstance(val.v, LazyImport):  # re-exported by a package
+                val = self.resolve_lazy(val.v)
+            if val is None:  # maybe a submodule
+                full = f"{lazy.module}.{lazy.name}" if lazy.module else lazy.name
+                val = self.import_module(full, lazy.from_path, lazy.level)
+            return val
+        if isinstance(mod.v, ExternalRef):
+            return known(ExternalRef(f"{mod.v.qualname}.{lazy.name}"))
+        return UNKNOWN
 
     def import_module(self, name: str, from_path: Path, level: int) -> Val:
         path = self.project.resolve_module(name, from_path, level)
@@ -488,6 +514,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         if file is None:
             return UNKNOWN
         self.run_module(file, as_main=False)
+        self._imported.append(path)
         return known(ModuleRef(path))
 
     # -- definitions -------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 `Project.analyze()` reads launch scripts, runs every Python file that can matter through the
 static evaluator once per way it is launched (its argparse defaults, and each shell invocation),
-and collects the `LoadEvent`s. Files are read lazily and once; a file that cannot be read becomes
-a `ReadProblem` (CKL001) and the run goes on.
+and collects the `LoadEvent`s. A Jupyter notebook runs as a script run as `__main__`: its code cells
+joined into one module (sources.notebook), with cell-relative positions. Files are read lazily and
+once; a file that cannot be read becomes a `ReadProblem` (CKL001) and the run goes on.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class Project:
         self._module_scopes: dict = {}
         self.method_calls: list[Any] = []
         self._py: dict[Path, Any] = {}
+        self._notebooks: dict[Path, Any] = {}  # sources.notebook.Notebook or None
         self._text: dict[Path, str | None] = {}
         self._data: dict[tuple[Path, str], Any] = {}
         self._resolver = resolver
@@ -165,6 +167,9 @@ class Project:
         self.state_dict_saves: list[Any] = []  # evaluate_torch.StateDictSave: torch.save(obj, path)
         self.resizes: list[tuple] = []  # (HFObject, flow.Step) for every resize_token_embeddings call
         self.adapter_memo: dict[int, Any] = {}  # id(AdapterLoad) -> adapters.ResolvedLoad (rules share it)
+        self._unit = None  # analysis_cache.UnitTrace of the entry file being analysed
+        self.unit_deps: dict[str, tuple[str, ...]] = {}  # entry file -> every file its analysis read
+        self._module_reads: list[set[Path]] = []  # one set per imported module executing now
 
     # -- small services for the evaluator ---------------------------------------------------
     def display(self, path: Path) -> str:
@@ -173,13 +178,21 @@ class Project:
         except ValueError:
             return str(path)
 
-    def problem(self, path: Path, reason: str, line: int | None = None, column: int | None = None) -> None:
-        key = (path, reason, line, column)
+    def problem(self, path: Path, reason: str, line: int | None = None, column: int | None = None,
+                cell: int | None = None) -> None:
+        key = (path, reason, line, column, cell)
+        if self._unit is not None:
+            self._unit.problems.add(key)
         if key not in self._problem_keys:
             self._problem_keys.add(key)
-            self.problems.append(ReadProblem(path, reason, line, column))
+            self.problems.append(ReadProblem(path, reason, line, column, cell))
 
     def text(self, path: Path, *, python: bool = False) -> str | None:
+        """The file's text; with python=True a notebook's is its code cells as one module."""
+        self._note(path)
+        if python and path.suffix.lower() == ".ipynb":
+            nb = self.notebook(path)
+            return nb.code if nb is not None else None
         if path not in self._text:
             from .textio import ReadError, read_text
 
@@ -190,7 +203,31 @@ class Project:
                 self.problem(path, exc.reason, exc.line, exc.column)
         return self._text[path]
 
+    def notebook(self, path: Path):
+        """A Jupyter notebook's code cells (sources.notebook.Notebook), or None: a CKL001 is recorded."""
+        self._note(path)
+        if path not in self._notebooks:
+            self._notebooks[path] = None
+            from .sources.notebook import MAX_BYTES, load_notebook
+            from .textio import ReadError, read_text
+
+            try:
+                self._notebooks[path] = load_notebook(path, read_text(path, max_bytes=MAX_BYTES))
+            except ReadError as exc:
+                self.problem(path, exc.reason, exc.line, exc.column, getattr(exc, "cell", None))
+        return self._notebooks[path]
+
     def python(self, path: Path):
+        self._note(path)
+        if path not in self._py and path.suffix.lower() == ".ipynb":
+            self._py[path] = None
+            nb = self.notebook(path)
+            if nb is not None and nb.python:
+                from .sources.notebook import parse_notebook
+
+                self._py[path], problems = parse_notebook(path, nb)
+                for reason, cell, line, column in problems:
+                    self.problem(path, reason, line, column, cell)
         if path not in self._py:
             self._py[path] = None
             text = self.text(path, python=True)
@@ -205,6 +242,7 @@ class Project:
 
     def data(self, path: Path, kind: str):
         """A YAML or JSON file as a positioned Node (None if unreadable: a CKL001 is recorded)."""
+        self._note(path)
         key = (path, kind)
         if key not in self._data:
             self._data[key] = None
@@ -231,12 +269,20 @@ class Project:
     def find_file(self, name: str, bases: Iterable[Path]) -> Path | None:
         candidate = Path(os.path.expanduser(name))
         if candidate.is_absolute():
-            return candidate if candidate.is_file() else None
-        for base in bases:
-            path = (base / candidate)
-            if path.is_file():
-                return Path(os.path.normpath(path))
-        return None
+            found = candidate if candidate.is_file() else None
+        else:
+            found = next((Path(os.path.normpath(base / candidate)) for base in bases if (base / candidate).is_file()),
+                         None)
+        if found is not None:
+            self._note(found)
+        return found
+
+    def _note(self, path: Path) -> None:
+        """Remember that the entry file being analysed read `path` (for the analysis cache)."""
+        if self._unit is not None:
+            self._unit.reads.add(path)
+        for reads in self._module_reads:
+            reads.add(path)
 
     def resolve_module(self, name: str, from_file: Path, level: int) -> Path | None:
         parts = [p for p in name.split(".") if p]
@@ -300,11 +346,38 @@ class Project:
             return None
         for problem in composed.problems:
             self.problem(problem.path, problem.reason, problem.line, problem.column)
+        for path in composed.files:
+            self._note(path)
         return composed
 
     def module_scopes(self, scenario: Scenario) -> dict:
+        """Imported modules run once per launch scenario; plain runs share one table across files
+        (each module scope keeps what it read and whether it recorded anything: `_module_end`)."""
         key = id(scenario) if scenario.shell is not None else None
         return self._module_scopes.setdefault(key, {})
+
+    # -- what an imported module's execution read and recorded (for the analysis cache) ----------
+    def _module_begin(self) -> tuple:
+        reads: set[Path] = set()
+        self._module_reads.append(reads)
+        return reads, self._record_counts()
+
+    def _module_end(self, token: tuple, scope) -> None:
+        reads, before = token
+        self._module_reads.remove(reads)
+        scope.deps = frozenset(reads)
+        scope.live = self._record_counts() != before or scope.live
+        self._module_used(scope)
+
+    def _module_used(self, scope) -> None:
+        """An import of a module that already ran: the unit (and the modules importing it) depend
+        on what it read, and are not inert if its top level recorded something."""
+        deps, live = getattr(scope, "deps", frozenset()), getattr(scope, "live", False)
+        for reads in self._module_reads:
+            reads.update(deps)
+        if self._unit is not None:
+            self._unit.reads.update(deps)
+            self._unit.live = self._unit.live or live
 
     def record_load(self, event) -> None:
         self.events.append(event)
@@ -331,6 +404,10 @@ class Project:
         rev = revision.v if revision is not None and revision.known and isinstance(revision.v, str) else None
         sub = subfolder.v if subfolder is not None and subfolder.known and isinstance(subfolder.v, str) else None
         facts = self.resolver.resolve(ref.v, base_dirs=list(base_dirs), revision=rev, subfolder=sub)
+        if self._unit is not None:
+            self._unit.models = True
+            if facts is not None and facts.kind == "local" and facts.path is not None:
+                self._unit.folders.add(facts.path if facts.path.is_dir() else facts.path.parent)
         if facts is not None:
             for problem in facts.problems:
                 self.problem(problem.path, problem.reason, problem.line, problem.column)
@@ -359,38 +436,108 @@ class Project:
         return effective_major(self.pins(near).get(package), current=current, package=package)
 
     # -- analysis -----------------------------------------------------------------------------
-    def analyze(self) -> None:
-        from .evaluate import Evaluator
-        from .sources.python import can_matter
+    def analyze(self, *, cache=None, named: set[str] | None = None, jobs: int = 1) -> None:
+        """Analyse every file. `cache` (analysis_cache.AnalysisCache) skips entry files whose inputs
+        did not change and that recorded nothing; with `named` (pre-commit: the real paths of the
+        files given), also those whose findings cannot involve a named file."""
+        from .analysis_cache import Prepass, scenarios_key
 
         launches = self._launch_scenarios()
+        units = []
         for source in self.files:
             if source.kind == "json" and source.path.name == "config.json":
                 self.data(source.path, "json")  # config files are checked on their own (CKL102)
             if source.kind == "yaml":
                 self._training_yaml(source.path)
-            if source.kind != "python":
-                continue
-            raw = self._raw(source.path)
-            if raw is None or not can_matter(raw):
-                continue
-            file = self.python(source.path)
-            if file is None:
-                continue
-            # A script launched by the project's shell scripts runs the way they launch it; its
-            # argparse defaults alone are only how it runs when nothing launches it.
-            scenarios = launches.get(source.path) or [Scenario(source.path, source.path.parent)]
-            visited: set[int] = set()
-            try:
-                for scenario in scenarios:
-                    evaluator = Evaluator(self, scenario)
-                    evaluator.run_module(file, as_main=True)
-                    visited |= evaluator.visited_funcs
-                self._run_unreached(file, evaluator, visited)
-            except Exception as exc:  # an evaluator bug must not hide the other files' findings
-                self.warnings.append(f"internal error while analysing {self.display(source.path)}: "
-                                     f"{type(exc).__name__}: {exc} (please report it)")
+            if source.kind in ("python", "notebook"):
+                units.append(source)
+        keys = {source.path: scenarios_key(launches.get(source.path)) for source in units}
+        cached = {source.path: cache.unit(source.path, keys[source.path]) if cache is not None else None
+                  for source in units}
+        pending = [source for source in units if cached[source.path] is None]
+        prepass = Prepass.start(self, pending, launches, jobs) if cache is not None else None
+        try:
+            for source in units:
+                record = cached[source.path]
+                if record is None and prepass is not None and not prepass.claim(source.path):
+                    record = prepass.result(source.path)  # a helper process analysed it
+                    if record is not None:
+                        cache.store(source.path, record)
+                if record is not None and (record.inert or (named is not None and record.unaffected_by(named))):
+                    for path, reason, line, column, cell in record.problems:
+                        self.problem(Path(path), reason, line, column, cell)
+                else:
+                    record = self.analyze_unit(source, launches.get(source.path))
+                    if cache is not None:
+                        cache.store(source.path, record)
+                self.unit_deps[str(source.path)] = record.deps
+        finally:
+            if prepass is not None:
+                prepass.close()
         self._resolve_references()
+
+    def analyze_unit(self, source, scenarios: list[Scenario] | None):
+        """Analyse one Python file or notebook as `__main__`, under each way it is launched (a script
+        launched by the project's shell scripts runs the way they launch it; its argparse defaults
+        alone are only how it runs when nothing launches it). Returns its analysis_cache.UnitRecord."""
+        from .analysis_cache import UnitRecord, UnitTrace, scenarios_key
+        from .evaluate import Evaluator
+        from .sources.python import can_matter
+
+        before = self._record_counts()
+        trace = self._unit = UnitTrace()
+        try:
+            if source.kind == "notebook":  # runs top to bottom: its code cells are a script run as __main__
+                code = self.text(source.path, python=True)
+                matters = code is not None and can_matter(code.encode("utf-8", "surrogatepass"))
+            else:
+                raw = self._raw(source.path)
+                matters = raw is not None and can_matter(raw)
+            file = self.python(source.path) if matters else None
+            if file is not None:
+                visited: set[int] = set()
+                try:
+                    for scenario in scenarios or [Scenario(source.path, source.path.parent)]:
+                        evaluator = Evaluator(self, scenario)
+                        evaluator.run_module(file, as_main=True)
+                        visited |= evaluator.visited_funcs
+                    self._run_unreached(file, evaluator, visited)
+                except Exception as exc:  # an evaluator bug must not hide the other files' findings
+                    self.warnings.append(f"internal error while analysing {self.display(source.path)}: "
+                                         f"{type(exc).__name__}: {exc} (please report it)")
+        finally:
+            self._unit = None
+        after = self._record_counts()
+        cross = after[3:5] != before[3:5]
+        trace.folders.update(self._local_model_folders(before))
+        problems = tuple(sorted(((str(p), r, ln, col, cell) for p, r, ln, col, cell in trace.problems),
+                                key=lambda t: tuple("" if v is None else str(v) for v in t)))
+        return UnitRecord(tuple(sorted(str(p) for p in trace.reads)), inert=after == before and not trace.models and not trace.live,
+                          cross=cross, folders=tuple(sorted(str(f) for f in trace.folders)), problems=problems,
+                          scenarios=scenarios_key(scenarios))
+
+    def _local_model_folders(self, before: tuple[int, ...]) -> set[Path]:
+        """Local model folders named by the records added since `before` (a pre-commit run that
+        names a file in one, a config.json or a weight file, must analyse this unit again)."""
+        refs = [(e.ref, e.base_dirs) for e in self.events[before[0]:]]
+        refs += [(c.ref, c.base_dirs) for c in self.configs[before[1]:]]
+        refs += [(x[0], x[1]) for x in self.extra_references[before[8]:]]
+        out: set[Path] = set()
+        for ref, bases in refs:
+            if ref is None or not ref.known or not isinstance(ref.v, str) or not ref.v.strip():
+                continue
+            name = Path(os.path.expanduser(ref.v))
+            for base in ([Path("/")] if name.is_absolute() else list(bases)):
+                candidate = Path(os.path.normpath(base / name))
+                if candidate.exists():
+                    out.add(candidate if candidate.is_dir() else candidate.parent)
+                    break
+        return out
+
+    def _record_counts(self) -> tuple[int, ...]:
+        return (len(self.events), len(self.configs), len(self.method_calls), len(self.state_dict_loads),
+                len(self.state_dict_saves), len(self.adapter_loads), len(self.peft_wraps), len(self.resizes),
+                len(self.extra_references), len(self.warnings))
 
     def references(self) -> list[ModelReference]:
         """Every model reference the analysis found (loads, configs, adapters), in order, deduplicated."""
@@ -445,6 +592,7 @@ class Project:
         """The first bytes of a file for the pre-filter; never blocks on FIFOs or devices."""
         import stat
 
+        self._note(path)
         try:
             mode = os.stat(path).st_mode
             if not stat.S_ISREG(mode):
@@ -473,10 +621,14 @@ class Project:
                 for attr in val.v.attrs.values():
                     if isinstance(attr.v, FuncRef):
                         funcs.append((attr.v, known(Instance(val.v, {}))))
+        loaders = _functions_calling(file.text, "from_pretrained")
         for func, self_val in funcs:
             if id(func.node) in visited or not isinstance(func.node, cst.FunctionDef):
                 continue
-            if "from_pretrained" not in file.module.code_for_node(func.node):
+            owner = self_val.v.cls.name if self_val is not None else None
+            if loaders is not None and (owner, func.node.name.value) not in loaders:
+                continue
+            if loaders is None and "from_pretrained" not in file.module.code_for_node(func.node):
                 continue
             bound = FuncRef(func.file, func.node, func.env, self_val, func.decorators, None)
             evaluator.run_function_unknown(file, bound)
@@ -520,3 +672,28 @@ class Project:
                         found = found.parent / "__main__.py"
                     return found, base
         return None, shell_path.parent
+
+
+def _functions_calling(text: str, attr: str) -> set[tuple[str | None, str]] | None:
+    """(class name or None, function name) of the top-level functions and methods whose code uses
+    `.attr` (docstrings do not count). Python's own parser is ~7x faster than regenerating each
+    function's code with libcst; None if it cannot parse the file."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    out: set[tuple[str | None, str]] = set()
+
+    def uses(node) -> bool:
+        return any(isinstance(n, ast.Attribute) and n.attr == attr for n in ast.walk(node))
+
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and uses(node):
+            out.add((None, node.name))
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and uses(item):
+                    out.add((node.name, item.name))
+    return out

@@ -19,7 +19,9 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def run(paths: list[Path], settings: Settings, *, cwd: Path, force_exclude: bool = False) -> RunResult:
+def run(paths: list[Path], settings: Settings, *, cwd: Path, force_exclude: bool = False,
+        cache: bool = True, jobs: int | None = None) -> RunResult:
+    from .analysis_cache import AnalysisCache
     from .project import Project
     from .rule import LOAD_ERRORS, all_rules, plugin_rules
     from .suppress import Suppressions
@@ -45,11 +47,18 @@ def run(paths: list[Path], settings: Settings, *, cwd: Path, force_exclude: bool
     for cls in extra:
         rules.setdefault(cls.code, cls)
 
-    project = Project(root, files, display_base=cwd)
-    project.analyze()
-    warnings.extend(project.warnings)
-    suppress = Suppressions(project.text)
     targets = {os.path.realpath(p) for p in paths} if only_files else None
+    named = ({os.path.normpath(p) for p in paths} | targets) if targets is not None else None
+    project = Project(root, files, display_base=cwd)
+    unit_cache = AnalysisCache(root, [f.path for f in files], persistent=cache and _cache_wanted())
+    project.analyze(cache=unit_cache, named=named, jobs=jobs or _cores())
+    unit_cache.save()
+    warnings.extend(project.warnings)
+    suppress = Suppressions(project.text, project.notebook)
+    if named is not None:  # a finding also involves a named file when its analysis read that file
+        for deps in project.unit_deps.values():
+            if named.intersection(deps):
+                targets |= {os.path.realpath(d) for d in deps}
 
     findings: dict[tuple, Finding] = {}
     for code, cls in rules.items():
@@ -69,6 +78,17 @@ def run(paths: list[Path], settings: Settings, *, cwd: Path, force_exclude: bool
             findings.setdefault((finding.code, finding.location, finding.message), finding)
     ordered = sorted(findings.values(), key=Finding.sort_key)
     return RunResult(ordered, len(files), rules, warnings)
+
+
+def _cache_wanted() -> bool:
+    return os.environ.get("CKPT_LINT_NO_CACHE", "").lower() not in ("1", "true", "yes")
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _rel(path: Path, root: Path) -> str:
