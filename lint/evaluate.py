@@ -94,6 +94,14 @@ class LazyImport:
     from_path: Path
 
 
+def _external(qualname: str) -> Val:
+    """A name from a library; `typing.TYPE_CHECKING` is False when code runs (so the
+    `if TYPE_CHECKING: from .x import *` blocks of package __init__ files are not followed)."""
+    if qualname in ("typing.TYPE_CHECKING", "typing_extensions.TYPE_CHECKING"):
+        return known(False)
+    return known(ExternalRef(qualname))
+
+
 _BINDINGS = (FuncRef, ClassRef, ModuleRef, ExternalRef, LazyImport)  # names that branches never blur
 
 
@@ -501,7 +509,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
                 val = self.import_module(full, lazy.from_path, lazy.level)
             return val
         if isinstance(mod.v, ExternalRef):
-            return known(ExternalRef(f"{mod.v.qualname}.{lazy.name}"))
+            return _external(f"{mod.v.qualname}.{lazy.name}")
         return UNKNOWN
 
     def import_module(self, name: str, from_path: Path, level: int) -> Val:
@@ -525,6 +533,8 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
             expr = dec.decorator
             head = expr.func if isinstance(expr, cst.Call) else expr
             decorators.append(frame.file.code(head))
+            if decorators[-1].rsplit(".", 1)[-1] != "main":  # only @hydra.main matters here
+                continue
             val = self.eval(head, scope, frame)
             if isinstance(val.v, ExternalRef) and val.v.qualname in ("hydra.main", "hydra.main.main"):
                 hydra = {}
@@ -537,11 +547,16 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         return known(func, (), node.name.value, frame.file.lazy_loc(node.name))
 
     def make_class(self, node, scope: Scope, frame: Frame) -> Val:
-        bases = [self.eval(arg.value, scope, frame) for arg in node.bases if arg.keyword is None]
+        def bases() -> list[Val]:
+            try:
+                return [self.eval(arg.value, scope, frame) for arg in node.bases if arg.keyword is None]
+            except (_Return, _Break, _Continue, _Dead, _Budget, _LoopUncertain, RecursionError):
+                return [UNKNOWN for arg in node.bases if arg.keyword is None]
+
         is_dc = any(
             frame.file.code(d.decorator).split("(")[0].split(".")[-1] == "dataclass" for d in node.decorators
         )
-        cls = ClassRef(frame.file, node, node.name.value, bases, {}, is_dc)
+        cls = ClassRef(frame.file, node, node.name.value, None if node.bases else [], {}, is_dc, bases)
         body_scope = Scope(scope, frame.file)
         try:
             self.exec_block(self._body(node), body_scope, frame)
@@ -1011,7 +1026,7 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         if isinstance(v, ExternalRef):
             if v.qualname == "sys" and name == "argv":
                 return self.sys_argv()
-            return known(ExternalRef(f"{v.qualname}.{name}"))
+            return _external(f"{v.qualname}.{name}")
         if isinstance(v, ModuleRef):
             scope = self.modules.get(v.path)
             if scope is not None and name in scope.vars:

@@ -134,9 +134,20 @@ class ClassRef:
     file: Any
     node: Any  # libcst.ClassDef
     name: str
-    bases: list[Val]
+    base_vals: list[Val] | None = field(compare=False)  # None: not evaluated yet (see `bases`)
     attrs: dict[str, Val] = field(default_factory=dict)
     is_dataclass: bool = False
+    bases_thunk: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def bases(self) -> list[Val]:
+        """The base classes, evaluated when first needed: in a library tree most classes' bases
+        (and the modules they come from) are never asked for."""
+        if self.base_vals is None:
+            thunk, self.bases_thunk = self.bases_thunk, None
+            self.base_vals = []  # a class whose base refers back to it sees no bases
+            self.base_vals = thunk() if thunk is not None else []
+        return self.base_vals
 
     def mro(self) -> list[Any]:
         """Project classes and external bases, depth first."""
