@@ -74,8 +74,9 @@ def _is_venv(folder: Path) -> bool:
 
 
 def discover(paths: list[Path], *, root: Path, excludes: list[str], force_exclude: bool = False,
-             bases: list[Path] = ()) -> list[SourceFile]:
-    """Files under `paths`; `excludes` are gitignore-style patterns relative to `root` or any of `bases`."""
+             bases: list[Path] = (), walked: list[Path] | None = None) -> list[SourceFile]:
+    """Files under `paths`; `excludes` are gitignore-style patterns relative to `root` or any of `bases`.
+    `walked` receives every file passed on the way, linted or not (for the findings cache's key)."""
     ignores = _Ignores(root, excludes, list(bases))
     for parent in [root, *root.parents][::-1]:
         ignores.load(parent)
@@ -83,6 +84,8 @@ def discover(paths: list[Path], *, root: Path, excludes: list[str], force_exclud
     for given in paths:
         given = given.resolve() if given.exists() else given.absolute()
         if given.is_file():
+            if walked is not None:
+                walked.append(given)
             kind = kind_of(given)
             if kind and not (force_exclude and ignores.ignored(given, False)):
                 found[given] = SourceFile(given, kind)
@@ -99,6 +102,8 @@ def discover(paths: list[Path], *, root: Path, excludes: list[str], force_exclud
             )
             for name in sorted(filenames):
                 path = folder / name
+                if walked is not None:
+                    walked.append(path)
                 kind = kind_of(path)
                 if kind and not ignores.ignored(path, False):
                     found[path] = SourceFile(path, kind)

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .codemods import line_starts, to_offset
 from .diagnostics import Finding, Fix, Severity
 
 
@@ -75,6 +74,8 @@ class Outcome:
 
 def plan(findings: Iterable[Finding], *, unsafe: bool) -> Outcome:
     """What `--fix` would change: the new text of each file, and which findings that fixes."""
+    from .codemods import to_offset  # (imports libcst)
+
     findings = list(findings)
     sources: dict[Path, _Source | None] = {}
     taken: dict[Path, list[tuple[int, int, int, str]]] = {}  # path -> (start, end, order, content)
@@ -130,6 +131,8 @@ def plan(findings: Iterable[Finding], *, unsafe: bool) -> Outcome:
 
 
 def _source(path: Path, sources: dict, errors: list[str]) -> _Source | None:
+    from .codemods import line_starts  # (imports libcst)
+
     if path not in sources:
         from .textio import ReadError, read_source
 
@@ -226,6 +229,8 @@ def _write_atomic(path: Path, data: bytes, expected: bytes) -> None:
 
 # -- diff and messages ------------------------------------------------------------------------------
 def _lines(text: str) -> list[str]:
+    from .codemods import line_starts  # (imports libcst)
+
     starts = line_starts(text)
     lines = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)])]
     return lines[:-1] if lines and lines[-1] == "" else lines

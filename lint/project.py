@@ -169,6 +169,7 @@ class Project:
         self.adapter_memo: dict[int, Any] = {}  # id(AdapterLoad) -> adapters.ResolvedLoad (rules share it)
         self._unit = None  # analysis_cache.UnitTrace of the entry file being analysed
         self.unit_deps: dict[str, tuple[str, ...]] = {}  # entry file -> every file its analysis read
+        self.unit_records: dict[str, Any] = {}  # entry file -> analysis_cache.UnitRecord
         self._module_reads: list[set[Path]] = []  # one set per imported module executing now
 
     # -- small services for the evaluator ---------------------------------------------------
@@ -471,6 +472,7 @@ class Project:
                     if cache is not None:
                         cache.store(source.path, record)
                 self.unit_deps[str(source.path)] = record.deps
+                self.unit_records[str(source.path)] = record
         finally:
             if prepass is not None:
                 prepass.close()
@@ -522,6 +524,10 @@ class Project:
         refs = [(e.ref, e.base_dirs) for e in self.events[before[0]:]]
         refs += [(c.ref, c.base_dirs) for c in self.configs[before[1]:]]
         refs += [(x[0], x[1]) for x in self.extra_references[before[8]:]]
+        for load in self.state_dict_loads[before[3]:]:
+            source = getattr(load.source, "v", None)
+            if type(source).__name__ == "Checkpoint":
+                refs.append((source.ref, source.base_dirs))
         out: set[Path] = set()
         for ref, bases in refs:
             if ref is None or not ref.known or not isinstance(ref.v, str) or not ref.v.strip():

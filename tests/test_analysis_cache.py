@@ -23,6 +23,15 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "deepke-ner"
 
 
+@pytest.fixture(autouse=True)
+def _no_replay(request, monkeypatch):
+    """These tests look at the analysis cache; the findings replay (tested last) would skip it."""
+    if "replay" not in request.node.name:
+        import ckpt_lint.findings_cache as findings_cache
+
+        monkeypatch.setattr(findings_cache.FindingsCache, "load", lambda self, key: None)
+
+
 @pytest.fixture
 def parses(monkeypatch):
     """Paths parsed by libcst during the test, in order."""
@@ -226,3 +235,46 @@ def test_cli_no_cache_and_jobs_flags(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CKPT_LINT_NO_CACHE", "1")
     assert main(["--output-format", "concise", "."]) == 1
     assert not (tmp_path / ".ckpt_lint_cache").exists()
+
+
+# -- the findings cache: replaying a run when nothing changed ---------------------------------------
+def _no_analysis(monkeypatch):
+    """Make any analysis fail loudly: a replayed run must not reach it."""
+    def boom(*a, **k):
+        raise AssertionError("analysed although nothing changed")
+
+    monkeypatch.setattr(project_module.Project, "analyze", boom)
+
+
+def test_unchanged_run_is_replayed_without_analysis(tmp_path, monkeypatch, capsys):
+    shutil.copytree(EXAMPLE, tmp_path / "p")
+    root = tmp_path / "p"
+    (root / ".git").mkdir()
+    monkeypatch.chdir(root)
+    outputs = []
+    for _ in range(2):
+        assert main(["--output-format", "sarif", "."]) == 1
+        outputs.append(capsys.readouterr().out)
+        _no_analysis(monkeypatch)  # the second run is a replay
+    assert outputs[0] == outputs[1]  # rule metadata included: the rule table loads on demand
+
+
+def test_replay_invalidated_by_any_walked_file_and_outside_model_folder(tmp_path, monkeypatch):
+    outside = tmp_path / "models" / "ckpt"
+    checkpoint(outside, 5)
+    root = tmp_path / "proj"
+    write(root, {"train.py": LOAD + f"m = AutoModelForSequenceClassification.from_pretrained({str(outside)!r}, "
+                                    "num_labels=3)\n"})
+    assert lint(root) == ["train.py:2:5: CKL101"]
+    checkpoint_json = outside / "config.json"
+    checkpoint(tmp_path / "models" / "ok", 3)
+    shutil.copy(tmp_path / "models" / "ok" / "config.json", checkpoint_json)  # outside the project
+    assert lint(root) == []
+    (root / "requirements.txt").write_text("transformers==4.30.0\n")  # not linted, but walked: re-run
+    calls = []
+    real = project_module.Project.analyze
+    monkeypatch.setattr(project_module.Project, "analyze", lambda self, **kw: calls.append(1) or real(self, **kw))
+    lint(root)
+    assert calls == [1]
+    lint(root)
+    assert calls == [1]  # replayed
