@@ -1288,8 +1288,22 @@ class Evaluator(DataCalls, LibraryCalls, ModelFlow, TorchCalls):
         return self.call_data_method(target, name, args, kwargs)
 
 
+_WRITTEN: dict[int, tuple[Any, frozenset[str]]] = {}  # id(first statement) -> (it, names): loops re-run
+
+
 def _names_written(body) -> set[str]:
     """Names a block may rebind or mutate: assignment targets and receivers of methods/items."""
+    key = id(body[0]) if body else 0
+    hit = _WRITTEN.get(key)
+    if hit is not None and hit[0] is (body[0] if body else None) and len(_WRITTEN) < 100_000:
+        return set(hit[1])
+    names = _names_written_walk(body)
+    if body and len(_WRITTEN) < 100_000:
+        _WRITTEN[key] = (body[0], frozenset(names))
+    return names
+
+
+def _names_written_walk(body) -> set[str]:
     names: set[str] = set()
 
     def base_name(expr) -> None:

@@ -64,6 +64,7 @@ class PyFile:
     module: object  # libcst.Module
     _positions: object = field(default=None, repr=False)
     cells: object = field(default=None, repr=False)  # sources.notebook.Notebook for an .ipynb: cell positions
+    _code: dict = field(default_factory=dict, repr=False)  # (id(node), limit) -> code
 
     def _position_map(self):
         if self._positions is None:
@@ -88,8 +89,13 @@ class PyFile:
         return LazyLocation(self, node, note)
 
     def code(self, node, limit: int = 80) -> str:
-        text = " ".join(self.module.code_for_node(node).split())
-        return text if len(text) <= limit else text[: limit - 1] + "…"
+        """A node's source on one line (memoised: the evaluator asks again each time code runs)."""
+        key = (id(node), limit)
+        text = self._code.get(key)
+        if text is None:
+            text = " ".join(self.module.code_for_node(node).split())
+            text = self._code[key] = text if len(text) <= limit else text[: limit - 1] + "…"
+        return text
 
 
 def parse_python(path: Path, text: str, *, cells=None) -> PyFile:
