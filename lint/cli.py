@@ -340,10 +340,20 @@ def _project_root(paths: list[Path], cwd: Path) -> Path:
     return paths[0].resolve() if len(paths) == 1 else cwd
 
 
+def _cache_line(args, root) -> str:
+    from .analysis_cache import cache_root
+    from .runner import _cache_wanted
+
+    if args.no_cache or not _cache_wanted():
+        return "off (--no-cache or CKPT_LINT_NO_CACHE)"
+    return str(cache_root(Path(root)))
+
+
 def _show_settings(args, settings, paths: list[Path], cwd: Path, fmt: str, fail_on: str) -> int:
     """`--show-settings`: what a run with these arguments would use, one `key: value` line each; exit 0."""
     from .models.hub import offline_reason
     from .rule import all_rules
+    from .runner import _cores
 
     def listed(values) -> str:
         return ", ".join(values) if values else "(none)"
@@ -371,6 +381,8 @@ def _show_settings(args, settings, paths: list[Path], cwd: Path, fmt: str, fail_
     lines += [
         f"offline: {f'yes ({offline})' if offline else 'no'}",
         f"project-root: {_project_root(paths, cwd)}",
+        f"cache: {_cache_line(args, _project_root(paths, cwd))}",
+        f"jobs: {args.jobs or _cores()}",
         f"version: {__version__}",
         f"rules: {len(enabled)} of {len(rules)} enabled",
         *(f"  {code}  {rules[code].name}" for code in enabled),
